@@ -1,0 +1,125 @@
+"""Scaled dot-product attention (pure), mask builders, and multi-head attention (section 3.2).
+
+Layout is [B, T, N, H] throughout, the layout of `jax.nn.dot_product_attention`, so the fused
+path (cuDNN flash attention on GPU) needs no transposes. Masks are boolean, True = may attend,
+shaped to broadcast against [B, N, T, S].
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from jaxformer.config import ModelConfig
+from jaxformer.layers import dropout, param, xavier
+from jaxformer.sharding import constrain
+
+Array = jax.Array
+
+__all__ = [
+    "dot_product_attention", "padding_mask", "causal_mask", "segment_mask", "combine_masks",
+    "MultiHeadAttention",
+]
+
+
+def padding_mask(q_valid: Array, k_valid: Array) -> Array:
+    """[B, T] bool, [B, S] bool -> [B, 1, T, S]: both the query and the key are real tokens."""
+    return q_valid[:, None, :, None] & k_valid[:, None, None, :]
+
+
+def causal_mask(length: int) -> Array:
+    """[1, 1, T, T]: position t attends to positions <= t only (no future leakage)."""
+    return jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
+
+
+def segment_mask(q_segments: Array, k_segments: Array) -> Array:
+    """[B, T] int, [B, S] int -> [B, 1, T, S]: packed examples never attend across each other;
+    segment id 0 is padding and attends to nothing."""
+    same = q_segments[:, None, :, None] == k_segments[:, None, None, :]
+    return same & (q_segments[:, None, :, None] > 0) & (k_segments[:, None, None, :] > 0)
+
+
+def combine_masks(*masks: Array | None) -> Array | None:
+    """Logical AND of the masks that are not None (None when all are)."""
+    masks = [m for m in masks if m is not None]
+    if not masks:
+        return None
+    out = masks[0]
+    for m in masks[1:]:
+        out = out & m
+    return out
+
+
+def dot_product_attention(
+    q: Array, k: Array, v: Array, mask: Array | None = None, *,
+    dropout_rate: float = 0.0, dropout_key: Array | None = None,
+    implementation: str = "xla", return_weights: bool = False,
+) -> Array | tuple[Array, Array]:
+    """softmax(Q K^T / sqrt(d_k)) V. q [B, T, N, H], k and v [B, S, N, H] -> [B, T, N, H].
+
+    Masked positions get exactly zero weight. `implementation` "xla" or "cudnn" dispatches to
+    `jax.nn.dot_product_attention` (cuDNN flash attention on GPU); "reference", attention
+    dropout and `return_weights` use the explicit formula, which also returns weights [B, N, T, S].
+    """
+    explicit = implementation == "reference" or return_weights or (dropout_rate > 0 and dropout_key is not None)
+    if not explicit:
+        impl = "cudnn" if implementation == "cudnn" else None
+        return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=impl)
+    scale = jnp.asarray(q.shape[-1] ** -0.5, q.dtype)
+    logits = jnp.einsum("btnh,bsnh->bnts", q * scale, k, preferred_element_type=jnp.float32)
+    if mask is not None:
+        logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+    weights = jax.nn.softmax(logits, axis=-1)
+    if mask is not None:  # exact zeros, also for rows with no valid key (padding queries)
+        weights = jnp.where(mask, weights, 0.0)
+    probs = dropout(weights, dropout_rate, dropout_key).astype(v.dtype)
+    out = jnp.einsum("bnts,bsnh->btnh", probs, v)
+    return (out, weights) if return_weights else out
+
+
+class MultiHeadAttention(nnx.Module):
+    """MultiHead(Q, K, V) = Concat(head_1..head_h) W^O with separate Q, K, V projections.
+
+    Self-attention when `context` is None, encoder-decoder attention otherwise. With `cache`
+    (a dict with "k", "v" [B, T_max, N, H]) the new keys and values are written at `cache_index`
+    and the query attends over the whole cache; the updated cache is returned, never stored.
+    """
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        d, n, h = config.d_model, config.num_heads, config.d_head
+        zeros = jax.nn.initializers.zeros
+        proj = xavier(in_axis=0, out_axis=(1, 2))
+        for name in ("query", "key", "value"):
+            setattr(self, name, param(rngs.params(), proj, (d, n, h), ("embed", "heads", "kv")))
+            setattr(self, name + "_bias", param(rngs.params(), zeros, (n, h), ("heads", "kv")))
+        self.out = param(rngs.params(), xavier(in_axis=(0, 1), out_axis=2), (n, h, d), ("heads", "kv", "embed"))
+        self.out_bias = param(rngs.params(), zeros, (d,), ("embed",))
+
+    def _project(self, x: Array, name: str) -> Array:
+        w, b = getattr(self, name)[...], getattr(self, name + "_bias")[...]
+        y = jnp.einsum("btd,dnh->btnh", x, w.astype(x.dtype)) + b.astype(x.dtype)[None, None]
+        return constrain(y, ("batch", "length", "heads", "kv"))
+
+    def __call__(
+        self, x: Array, context: Array | None = None, mask: Array | None = None, *,
+        cache: dict[str, Array] | None = None, cache_index: Array | None = None,
+        dropout_key: Array | None = None, return_weights: bool = False,
+    ) -> tuple[Array, tuple[dict[str, Array] | None, Array | None]]:
+        """x [B, T, D], context [B, S, D] -> ([B, T, D], (new cache or None, weights or None))."""
+        source = x if context is None else context
+        q = self._project(x, "query")
+        k, v = self._project(source, "key"), self._project(source, "value")
+        if cache is not None:
+            k = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), cache_index, axis=1)
+            v = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), cache_index, axis=1)
+            cache = {"k": k, "v": v}
+        result = dot_product_attention(
+            q, k, v, mask, dropout_rate=self.config.attention_dropout_rate, dropout_key=dropout_key,
+            implementation=self.config.attention_impl, return_weights=return_weights,
+        )
+        out, weights = result if return_weights else (result, None)
+        y = jnp.einsum("btnh,nhd->btd", out, self.out[...].astype(out.dtype)) + self.out_bias[...].astype(out.dtype)[None, None]
+        return constrain(y, ("batch", "length", "embed")), (cache, weights)
+

@@ -1,0 +1,173 @@
+"""Frozen, hashable configuration.
+
+`ModelConfig` is the one object that flows through every module; it is hashable so that it can be
+a static argument of `jax.jit` and a cache key. Presets follow Table 3 of the paper. Experiments
+`dataclasses.replace()` a preset; the command line applies dotted overrides (`model.d_model=256`).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from typing import Any, Literal
+
+__all__ = [
+    "ConfigError",
+    "ModelConfig",
+    "PRESETS",
+    "preset",
+    "apply_overrides",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration the user can fix; the message names the problem and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Shape and behaviour of the Transformer (the paper, section 3 and Table 3).
+
+    Counting convention for parameter counts: every trainable array counted once (the shared
+    embedding once), attention and feed-forward biases and LayerNorm scales/biases included.
+    """
+
+    vocab_size: int = 37000
+    d_model: int = 512  # D
+    d_ff: int = 2048  # F
+    num_heads: int = 8  # N
+    head_dim: int | None = None  # H = d_k = d_v; None means d_model // num_heads
+    num_encoder_layers: int = 6
+    num_decoder_layers: int = 6
+    # Section 5.4: dropout on every sub-layer output and on embeddings + positions.
+    dropout_rate: float = 0.1
+    attention_dropout_rate: float = 0.0
+    relu_dropout_rate: float = 0.0
+    # "post": LayerNorm(x + Sublayer(x)), the paper's; "pre": x + Sublayer(LayerNorm(x)).
+    norm: Literal["post", "pre"] = "post"
+    layer_norm_epsilon: float = 1e-6
+    # "sinusoidal" (section 3.5) or "learned" (Table 3, row E).
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    max_len: int = 512  # table size for learned positions and the decoding cache bound
+    share_embeddings: bool = True  # one embedding for source and target (section 3.4)
+    tie_output: bool = True  # the pre-softmax projection reuses the target embedding
+    kind: Literal["encoder_decoder", "decoder_only", "encoder_only"] = "encoder_decoder"
+    pad_id: int = 0  # also the decoder's start token, as in tensor2tensor and Flax's WMT example
+    # Numerics and performance.
+    dtype: Literal["float32", "bfloat16"] = "float32"  # computation dtype; params stay float32
+    attention_impl: Literal["xla", "cudnn", "reference"] = "xla"
+    scan_layers: bool = False  # lax.scan over the layer stack: one layer compiled, not N
+    remat: Literal["none", "full", "dots"] = "none"  # rematerialisation policy per layer
+
+    def __post_init__(self):
+        problems = []
+        if self.head_dim is None and self.d_model % self.num_heads:
+            problems.append(
+                f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}; "
+                "choose num_heads dividing d_model or set head_dim"
+            )
+        for name in ("dropout_rate", "attention_dropout_rate", "relu_dropout_rate"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                problems.append(f"{name}={getattr(self, name)} must be in [0, 1)")
+        choices = {
+            "norm": ("post", "pre"),
+            "positional": ("sinusoidal", "learned"),
+            "kind": ("encoder_decoder", "decoder_only", "encoder_only"),
+            "dtype": ("float32", "bfloat16"),
+            "attention_impl": ("xla", "cudnn", "reference"),
+            "remat": ("none", "full", "dots"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                problems.append(f"{name}={getattr(self, name)!r} is not one of {allowed}")
+        for name in ("vocab_size", "d_model", "d_ff", "num_heads", "max_len"):
+            if getattr(self, name) <= 0:
+                problems.append(f"{name}={getattr(self, name)} must be positive")
+        if problems:
+            raise ConfigError("invalid ModelConfig: " + "; ".join(problems))
+
+    @property
+    def d_head(self) -> int:
+        """H, the per-head width d_k = d_v."""
+        return self.head_dim if self.head_dim is not None else self.d_model // self.num_heads
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.kind != "decoder_only"
+
+    @property
+    def has_decoder(self) -> bool:
+        return self.kind != "encoder_only"
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # Small enough to train in minutes on two CPU cores; used by tests and the default job.
+    "tiny": ModelConfig(
+        vocab_size=1024, d_model=64, d_ff=256, num_heads=4,
+        num_encoder_layers=2, num_decoder_layers=2, dropout_rate=0.1, max_len=256,
+    ),
+    # Table 3, "base": N=6, d_model=512, d_ff=2048, h=8, d_k=d_v=64, P_drop=0.1.
+    "base": ModelConfig(),
+    # Table 3, "big": N=6, d_model=1024, d_ff=4096, h=16, d_k=d_v=64, P_drop=0.3.
+    "big": ModelConfig(d_model=1024, d_ff=4096, num_heads=16, dropout_rate=0.3),
+}
+
+
+def preset(name: str, **changes: Any) -> ModelConfig:
+    """A named preset with `changes` applied (e.g. ``preset("base", vocab_size=32000)``)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown model preset {name!r}; choose one of {sorted(PRESETS)}")
+    try:
+        return dataclasses.replace(PRESETS[name], **changes)
+    except TypeError as e:  # unknown field
+        raise ConfigError(f"preset {name!r}: {e}") from None
+
+
+def _parse_value(text: str, current: Any) -> Any:
+    """Parses an override string as a Python literal, keeping strings that are not literals."""
+    if isinstance(current, str):
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = text
+    if isinstance(current, bool) and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
+    """Returns `config` (a nested frozen dataclass) with dotted overrides applied.
+
+    ``apply_overrides(cfg, ["model.d_model=256", "model.norm=pre"])``. An unknown key is a
+    `ConfigError` that lists the valid keys at that level.
+    """
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.d_model=256)")
+            key, _, text = item.partition("=")
+            items.append((key.strip(), text.strip()))
+    for key, value in items:
+        config = _set_dotted(config, key.split("."), value, key)
+    return config
+
+
+def _set_dotted(node: Any, path: list[str], value: Any, full_key: str) -> Any:
+    if not dataclasses.is_dataclass(node):
+        raise ConfigError(f"override {full_key!r}: {type(node).__name__} has no fields to set")
+    names = [f.name for f in dataclasses.fields(node)]
+    head = path[0]
+    if head not in names:
+        raise ConfigError(f"unknown config key {full_key!r}: {head!r} is not one of {names}")
+    current = getattr(node, head)
+    if len(path) > 1:
+        new = _set_dotted(current, path[1:], value, full_key)
+    else:
+        new = _parse_value(value, current) if isinstance(value, str) else value
+    return dataclasses.replace(node, **{head: new})

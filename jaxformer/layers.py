@@ -1,0 +1,155 @@
+"""Building blocks below attention: parameters with logical axes, dropout, embeddings,
+positional encodings, the position-wise feed-forward network and the residual wrapper."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from jaxformer.config import ModelConfig
+from jaxformer.sharding import constrain
+
+Array = jax.Array
+
+xavier = jax.nn.initializers.xavier_uniform
+
+
+def param(key: Array, init: Callable, shape: Sequence[int], axes: Sequence[str | None]) -> nnx.Param:
+    """A float32 parameter that records its logical axes (placement happens in `jax.jit`)."""
+    assert len(axes) == len(shape), (shape, axes)
+    return nnx.Param(init(key, tuple(shape), jnp.float32), out_sharding=tuple(axes), eager_sharding=False)
+
+
+def dtype_of(config: ModelConfig):
+    return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
+
+
+def dropout(x: Array, rate: float, key: Array | None) -> Array:
+    """Inverted dropout; identity when `key` is None (evaluation) or `rate` is 0."""
+    if key is None or rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
+
+
+def fold(key: Array | None, salt: int | Array) -> Array | None:
+    """A distinct dropout key per site, derived (not split) so it works inside `lax.scan`."""
+    return None if key is None else jax.random.fold_in(key, salt)
+
+
+class Embed(nnx.Module):
+    """Token embedding scaled by sqrt(d_model) (section 3.4), reusable as the output projection."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        # N(0, d_model^-0.5): after the sqrt(d_model) scaling, embeddings have unit variance.
+        init = jax.nn.initializers.normal(config.d_model ** -0.5)
+        self.embedding = param(rngs.params(), init, (config.vocab_size, config.d_model), ("vocab", "embed"))
+
+    def __call__(self, tokens: Array) -> Array:
+        """[B, T] int -> [B, T, D]."""
+        table = self.embedding[...].astype(dtype_of(self.config))
+        x = jnp.take(table, tokens, axis=0) * jnp.sqrt(jnp.asarray(self.config.d_model, table.dtype))
+        return constrain(x, ("batch", "length", "embed"))
+
+    def attend(self, x: Array) -> Array:
+        """[B, T, D] -> [B, T, V] logits with the shared matrix (the tied pre-softmax projection)."""
+        logits = jnp.einsum("btd,vd->btv", x, self.embedding[...].astype(x.dtype))
+        return constrain(logits, ("batch", "length", "vocab"))
+
+
+def sinusoidal_table(max_len: int, d_model: int) -> np.ndarray:
+    """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), section 3.5."""
+    pos = np.arange(max_len, dtype=np.float64)[:, None]
+    two_i = np.arange(0, d_model, 2, dtype=np.float64)[None, :]
+    angle = pos / np.power(10000.0, two_i / d_model)
+    table = np.zeros((max_len, d_model), dtype=np.float64)
+    table[:, 0::2] = np.sin(angle)
+    table[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    return table.astype(np.float32)
+
+
+def sinusoidal_at(positions: Array, d_model: int) -> Array:
+    """The sinusoidal encoding at integer `positions` [B, T] -> [B, T, D], computed on the fly
+    so that it has no length limit and follows packed-segment positions."""
+    two_i = jnp.arange(0, d_model, 2, dtype=jnp.float32)
+    angle = positions[..., None].astype(jnp.float32) / jnp.power(10000.0, two_i / d_model)[None, None]
+    pe = jnp.stack([jnp.sin(angle), jnp.cos(angle)], axis=-1)  # interleave: sin at 2i, cos at 2i+1
+    return pe.reshape(*positions.shape, -1)[..., :d_model]
+
+
+class PositionalEncoding(nnx.Module):
+    """Adds sinusoidal (default) or learned (Table 3, row E) positions; positions restart at every
+    packed segment because they are passed in, not derived from the row index."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        if config.positional == "learned":
+            init = jax.nn.initializers.normal(config.d_model ** -0.5)
+            self.table = param(rngs.params(), init, (config.max_len, config.d_model), (None, "embed"))
+
+    def __call__(self, x: Array, positions: Array) -> Array:
+        """x [B, T, D], positions [B, T] int -> [B, T, D]."""
+        if self.config.positional == "learned":
+            pe = jnp.take(self.table[...], positions, axis=0)
+        else:
+            pe = sinusoidal_at(positions, self.config.d_model)
+        return x + pe.astype(x.dtype)  # same rank: pe is [B, T, D]
+
+
+class LayerNorm(nnx.Module):
+    """LayerNorm over d_model with a float32 statistic whatever the compute dtype."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.epsilon = config.layer_norm_epsilon
+        self.scale = param(rngs.params(), jax.nn.initializers.ones, (config.d_model,), ("embed",))
+        self.bias = param(rngs.params(), jax.nn.initializers.zeros, (config.d_model,), ("embed",))
+
+    def __call__(self, x: Array) -> Array:
+        x32 = x.astype(jnp.float32)
+        mean = x32.mean(-1, keepdims=True)
+        var = jnp.square(x32 - mean).mean(-1, keepdims=True)
+        y = (x32 - mean) * jax.lax.rsqrt(var + self.epsilon)
+        return (y * self.scale[...][None, None] + self.bias[...][None, None]).astype(x.dtype)
+
+
+class FeedForward(nnx.Module):
+    """FFN(x) = max(0, x W1 + b1) W2 + b2 (section 3.3), with optional ReLU dropout."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        d, f = config.d_model, config.d_ff
+        self.wi = param(rngs.params(), xavier(), (d, f), ("embed", "mlp"))
+        self.bi = param(rngs.params(), jax.nn.initializers.zeros, (f,), ("mlp",))
+        self.wo = param(rngs.params(), xavier(), (f, d), ("mlp", "embed"))
+        self.bo = param(rngs.params(), jax.nn.initializers.zeros, (d,), ("embed",))
+
+    def __call__(self, x: Array, *, dropout_key: Array | None = None) -> Array:
+        """[B, T, D] -> [B, T, D]."""
+        h = jnp.einsum("btd,df->btf", x, self.wi[...].astype(x.dtype)) + self.bi[...].astype(x.dtype)[None, None]
+        h = constrain(jax.nn.relu(h), ("batch", "length", "mlp"))
+        h = dropout(h, self.config.relu_dropout_rate, dropout_key)
+        y = jnp.einsum("btf,fd->btd", h, self.wo[...].astype(x.dtype)) + self.bo[...].astype(x.dtype)[None, None]
+        return constrain(y, ("batch", "length", "embed"))
+
+
+class Residual(nnx.Module):
+    """Wraps a sub-layer: LayerNorm(x + Dropout(Sublayer(x))) (post-LN, the paper's), or
+    x + Dropout(Sublayer(LayerNorm(x))) (pre-LN)."""
+
+    def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
+        self.config = config
+        self.norm = LayerNorm(config, rngs=rngs)
+
+    def __call__(self, x: Array, sublayer: Callable[[Array], tuple[Array, object]],
+                 dropout_key: Array | None) -> tuple[Array, object]:
+        """Returns the new residual stream and whatever else the sub-layer returned (cache, weights)."""
+        if self.config.norm == "pre":
+            y, extra = sublayer(self.norm(x))
+            return x + dropout(y, self.config.dropout_rate, dropout_key), extra
+        y, extra = sublayer(x)
+        return self.norm(x + dropout(y, self.config.dropout_rate, dropout_key)), extra

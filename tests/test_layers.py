@@ -1,0 +1,52 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from jaxformer.config import ModelConfig
+from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table
+
+
+def test_sinusoidal_encoding_is_the_papers_formula():
+    d, n = 16, 50
+    table = sinusoidal_table(n, d)
+    for pos in (0, 1, 7, 49):
+        for i in range(d // 2):
+            assert table[pos, 2 * i] == pytest.approx(math.sin(pos / 10000 ** (2 * i / d)), abs=1e-6)
+            assert table[pos, 2 * i + 1] == pytest.approx(math.cos(pos / 10000 ** (2 * i / d)), abs=1e-6)
+    on_the_fly = sinusoidal_at(jnp.arange(n)[None], d)[0]
+    np.testing.assert_allclose(on_the_fly, table, atol=2e-5)
+
+
+def test_dropout_is_identity_without_key_and_scales_with_key():
+    x = jnp.ones((1000, 100))
+    assert dropout(x, 0.3, None) is x
+    y = np.asarray(dropout(x, 0.3, jax.random.key(0)))
+    kept = y[y != 0]
+    np.testing.assert_allclose(kept, 1 / 0.7, rtol=1e-6)
+    assert abs((y == 0).mean() - 0.3) < 0.01
+    assert abs(y.mean() - 1.0) < 0.02
+
+
+def test_embedding_is_scaled_by_sqrt_d_model():
+    cfg = ModelConfig(vocab_size=10, d_model=16, d_ff=32, num_heads=2)
+    emb = Embed(cfg, rngs=nnx.Rngs(0))
+    out = emb(jnp.array([[3]]))
+    np.testing.assert_allclose(out[0, 0], emb.embedding[...][3] * 4.0, rtol=1e-6)
+    # The shared matrix is also the pre-softmax projection.
+    x = jax.random.normal(jax.random.key(1), (1, 2, 16))
+    np.testing.assert_allclose(emb.attend(x), x @ emb.embedding[...].T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_residual_wrapper_places_layer_norm(norm):
+    cfg = ModelConfig(vocab_size=10, d_model=16, d_ff=32, num_heads=2, norm=norm)
+    res = Residual(cfg, rngs=nnx.Rngs(0))
+    x = 3.0 + 2.0 * jax.random.normal(jax.random.key(0), (2, 3, 16))
+    y, _ = res(x, lambda h: (h * 0.5, None), None)
+    ln = LayerNorm(cfg, rngs=nnx.Rngs(0))
+    expected = ln(x + 0.5 * x) if norm == "post" else x + 0.5 * ln(x)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
