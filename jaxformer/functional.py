@@ -1,8 +1,9 @@
 """The pure API: plain pytrees in, plain pytrees out, no Flax knowledge needed by callers.
 
 `params` and `cache` are nested dicts of arrays, so they compose with `jax.jit`, `jax.grad`,
-`jax.vmap` and optax directly. Each call rebuilds the NNX module around the arrays at trace
-time (free under `jax.jit`).
+`jax.vmap` and optax directly. Each function is jitted with the config static, so an eager
+call compiles once; inside your own `jax.jit` it simply inlines. The NNX module is rebuilt
+around the arrays at trace time only.
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def _abstract(config: ModelConfig):
     return nnx.split(model)
 
 
+@functools.partial(jax.jit, static_argnames=("config",))
 def init(config: ModelConfig, key: Array) -> Params:
     """Fresh parameters: a nested dict of float32 arrays, deterministic in `key`.
 
-    Per-layer parameters are stacked along a leading layers axis. Jit it with `out_shardings`
-    from `jaxformer.sharding.param_shardings` to create the parameters already sharded.
+    Per-layer parameters are stacked along a leading layers axis. Wrap it in `jax.jit` with
+    `out_shardings` from `jaxformer.sharding.param_shardings` to create them already sharded.
     """
     model = Transformer(config, rngs=nnx.Rngs(params=key))
     return nnx.to_pure_dict(nnx.state(model, nnx.Param))
@@ -85,6 +87,7 @@ def _dropout_key(config: ModelConfig, train: bool, rng: Array | None) -> Array |
     return rng
 
 
+@functools.partial(jax.jit, static_argnames=("config", "train", "return_weights"))
 def apply(params: Params, src: Array | None, tgt: Array | None, *, config: ModelConfig, train: bool = False,
           rng: Array | None = None, src_segments: Array | None = None, src_positions: Array | None = None,
           tgt_segments: Array | None = None, tgt_positions: Array | None = None,
@@ -106,6 +109,7 @@ def apply(params: Params, src: Array | None, tgt: Array | None, *, config: Model
     return out.astype(jnp.float32)
 
 
+@functools.partial(jax.jit, static_argnames=("config",))
 def encode(params: Params, src: Array, *, config: ModelConfig, src_segments: Array | None = None,
            src_positions: Array | None = None) -> tuple[Array, Array]:
     """Encoder memory [B, S, D] and the source validity mask [B, S] (bool), for `decode_step`."""
@@ -113,6 +117,7 @@ def encode(params: Params, src: Array, *, config: ModelConfig, src_segments: Arr
     return memory, valid
 
 
+@functools.partial(jax.jit, static_argnames=("config", "batch_size", "max_len"))
 def init_cache(config: ModelConfig, batch_size: int, max_len: int) -> Cache:
     """An empty decoding cache: {"index": int32[], "k", "v": [L, B, max_len, N, H]}."""
     shape = (config.num_decoder_layers, batch_size, max_len, config.num_heads, config.d_head)
@@ -124,6 +129,7 @@ CACHE_AXES = {"index": (), "k": ("layers", "batch", "length", "heads", "kv"),
               "v": ("layers", "batch", "length", "heads", "kv")}
 
 
+@functools.partial(jax.jit, static_argnames=("config",))
 def decode_step(params: Params, cache: Cache, tokens: Array, memory: Array | None = None,
                 memory_valid: Array | None = None, *, config: ModelConfig) -> tuple[Array, Cache]:
     """Feeds the previous tokens [B] (the start token `config.pad_id` first) and returns the

@@ -136,6 +136,7 @@ def _check_divisible(path: str, shape: Sequence[int], names: Sequence[str | None
 
 def param_specs(axes_tree: Any, rules: str | Rules) -> Any:
     """Maps a pytree of logical-axis tuples (from `jaxformer.logical_axes`) to PartitionSpecs."""
+    rules = _rules(rules)
     return jax.tree.map(lambda names: logical_to_spec(names, rules), axes_tree,
                         is_leaf=lambda x: isinstance(x, tuple))
 

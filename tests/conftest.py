@@ -27,10 +27,6 @@ def tiny_params(tiny):
     return jf.init(tiny, jax.random.key(0))
 
 
-# The pure API under jit (eager op-by-op execution is slow); the config is a static argument.
-japply = jax.jit(jf.apply, static_argnames=("config", "train", "return_weights"))
-
-
 def random_tokens(rng: np.random.Generator, lengths, width: int, vocab: int) -> np.ndarray:
     """[B, width] int32 rows of real tokens (1..vocab-1) followed by padding (0)."""
     out = np.zeros((len(lengths), width), np.int32)

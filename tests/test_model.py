@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import jaxformer as jf
-from conftest import japply, random_tokens
+from conftest import random_tokens
 
 TOL = dict(rtol=2e-5, atol=2e-5)
 
@@ -17,11 +17,11 @@ TOL = dict(rtol=2e-5, atol=2e-5)
 def test_no_future_leakage(tiny, tiny_params, np_rng):
     src = random_tokens(np_rng, [6, 4], 6, tiny.vocab_size)
     tgt = random_tokens(np_rng, [7, 7], 7, tiny.vocab_size)
-    base = japply(tiny_params, src, tgt, config=tiny)
+    base = jf.apply(tiny_params, src, tgt, config=tiny)
     for t in range(7):
         changed = tgt.copy()
         changed[:, t:] = np_rng.integers(1, tiny.vocab_size, size=changed[:, t:].shape)
-        out = japply(tiny_params, src, changed, config=tiny)
+        out = jf.apply(tiny_params, src, changed, config=tiny)
         # logits[:, s] predicts tgt[:, s] from tgt[:, :s]: positions s <= t see only unchanged tokens.
         np.testing.assert_allclose(out[:, : t + 1], base[:, : t + 1], **TOL)
         if t < 6:
@@ -31,8 +31,8 @@ def test_no_future_leakage(tiny, tiny_params, np_rng):
 def test_padding_invariance(tiny, tiny_params, np_rng):
     src = random_tokens(np_rng, [5, 3], 5, tiny.vocab_size)
     tgt = random_tokens(np_rng, [4, 2], 4, tiny.vocab_size)
-    base = japply(tiny_params, src, tgt, config=tiny)
-    padded = japply(tiny_params, np.pad(src, ((0, 0), (0, 6))), np.pad(tgt, ((0, 0), (0, 5))), config=tiny)
+    base = jf.apply(tiny_params, src, tgt, config=tiny)
+    padded = jf.apply(tiny_params, np.pad(src, ((0, 0), (0, 6))), np.pad(tgt, ((0, 0), (0, 5))), config=tiny)
     for b, n in enumerate([4, 2]):
         np.testing.assert_allclose(padded[b, :n], base[b, :n], **TOL)
 
@@ -58,11 +58,11 @@ def test_packed_batch_equals_examples_one_by_one(tiny, np_rng, positional):
     examples = [(np_rng.integers(1, cfg.vocab_size, size=s), np_rng.integers(1, cfg.vocab_size, size=t))
                 for s, t in [(4, 3), (2, 5), (5, 2)]]
     row = pack(examples, 16)
-    packed = japply(params, row["src"], row["tgt"], config=cfg, src_segments=row["src_seg"],
+    packed = jf.apply(params, row["src"], row["tgt"], config=cfg, src_segments=row["src_seg"],
                       src_positions=row["src_pos"], tgt_segments=row["tgt_seg"], tgt_positions=row["tgt_pos"])
     o = 0
     for src, tgt in examples:
-        alone = japply(params, src[None], tgt[None], config=cfg)
+        alone = jf.apply(params, src[None], tgt[None], config=cfg)
         np.testing.assert_allclose(packed[0, o:o + len(tgt)], alone[0], **TOL)
         o += len(tgt)
 
@@ -82,7 +82,7 @@ def test_incremental_decoding_equals_full_forward(tiny, np_rng, variant):
     params = jf.init(cfg, jax.random.key(1))
     src = random_tokens(np_rng, [5, 3], 5, cfg.vocab_size)
     tgt = random_tokens(np_rng, [6, 6], 6, cfg.vocab_size)
-    full = japply(params, src, tgt, config=cfg)
+    full = jf.apply(params, src, tgt, config=cfg)
     memory, valid = jf.encode(params, src, config=cfg)
     cache = jf.init_cache(cfg, batch_size=2, max_len=8)
     step = jax.jit(lambda c, tok: jf.decode_step(params, c, tok, memory, valid, config=cfg))
@@ -99,7 +99,7 @@ def test_scan_and_remat_match_unrolled_loop_with_gradients(tiny, tiny_params, np
     tgt = random_tokens(np_rng, [4, 4], 4, tiny.vocab_size)
 
     def loss(p, cfg):
-        return jnp.mean(japply(p, src, tgt, config=cfg) ** 2)
+        return jnp.mean(jf.apply(p, src, tgt, config=cfg) ** 2)
 
     ref_l, ref_g = jax.value_and_grad(loss)(tiny_params, tiny)
     for kw in ({"scan_layers": True}, {"remat": "full"}, {"scan_layers": True, "remat": "dots"}):
@@ -114,10 +114,10 @@ def test_decoder_only_model_is_causal_and_has_no_cross_attention(tiny, np_rng):
     params = jf.init(cfg, jax.random.key(0))
     assert "encoder_layers" not in params and "cross_attention" not in params["decoder_layers"]
     tgt = random_tokens(np_rng, [6], 6, cfg.vocab_size)
-    out = japply(params, None, tgt, config=cfg)
+    out = jf.apply(params, None, tgt, config=cfg)
     changed = tgt.copy()
     changed[0, 3:] = 1
-    np.testing.assert_allclose(japply(params, None, changed, config=cfg)[:, :4], out[:, :4], **TOL)
+    np.testing.assert_allclose(jf.apply(params, None, changed, config=cfg)[:, :4], out[:, :4], **TOL)
     cache = jf.init_cache(cfg, 1, 6)
     prev = np.zeros((1,), np.int32)
     for t in range(6):
@@ -131,22 +131,22 @@ def test_encoder_only_model_is_bidirectional(tiny, np_rng):
     params = jf.init(cfg, jax.random.key(0))
     assert "decoder_layers" not in params
     src = random_tokens(np_rng, [5], 5, cfg.vocab_size)
-    out = japply(params, src, None, config=cfg)
+    out = jf.apply(params, src, None, config=cfg)
     assert out.shape == (1, 5, cfg.vocab_size)
     changed = src.copy()
     changed[0, 4] = (src[0, 4] % (cfg.vocab_size - 1)) + 1
-    assert not np.allclose(japply(params, changed, None, config=cfg)[:, 0], out[:, 0])
+    assert not np.allclose(jf.apply(params, changed, None, config=cfg)[:, 0], out[:, 0])
 
 
 def test_attention_weights_are_returned_per_layer(tiny, tiny_params, np_rng):
     src = random_tokens(np_rng, [5, 3], 5, tiny.vocab_size)
     tgt = random_tokens(np_rng, [4, 2], 4, tiny.vocab_size)
-    logits, w = japply(tiny_params, src, tgt, config=tiny, return_weights=True)
+    logits, w = jf.apply(tiny_params, src, tgt, config=tiny, return_weights=True)
     L, N = tiny.num_encoder_layers, tiny.num_heads
     assert w["encoder_self"].shape == (L, 2, N, 5, 5)
     assert w["decoder_self"].shape == (L, 2, N, 4, 4)
     assert w["cross"].shape == (L, 2, N, 4, 5)
-    plain = japply(tiny_params, src, tgt, config=tiny)
+    plain = jf.apply(tiny_params, src, tgt, config=tiny)
     for b, n in enumerate([4, 2]):  # padding queries attend to nothing; their logits are unused
         np.testing.assert_allclose(logits[b, :n], plain[b, :n], **TOL)
     assert np.all(np.asarray(w["cross"])[:, 1, :, :, 3:] == 0)  # padding of example 1's source
@@ -157,8 +157,8 @@ def test_bfloat16_computation_is_close_to_float32(tiny, tiny_params, np_rng):
     src = random_tokens(np_rng, [5, 3], 5, tiny.vocab_size)
     tgt = random_tokens(np_rng, [4, 4], 4, tiny.vocab_size)
     cfg = dataclasses.replace(tiny, dtype="bfloat16")
-    out16 = japply(tiny_params, src, tgt, config=cfg)
-    out32 = japply(tiny_params, src, tgt, config=tiny)
+    out16 = jf.apply(tiny_params, src, tgt, config=cfg)
+    out32 = jf.apply(tiny_params, src, tgt, config=tiny)
     assert out16.dtype == jnp.float32
     np.testing.assert_allclose(out16, out32, rtol=0.1, atol=0.15)
     assert (np.argmax(out16, -1) == np.argmax(out32, -1)).mean() > 0.9
@@ -171,11 +171,11 @@ def test_dropout_needs_rng_and_is_deterministic_in_it(np_rng):
     src = random_tokens(np_rng, [5], 5, cfg.vocab_size)
     tgt = random_tokens(np_rng, [4], 4, cfg.vocab_size)
     with pytest.raises(jf.ConfigError, match="needs rng"):
-        japply(params, src, tgt, config=cfg, train=True)
-    a = japply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
-    b = japply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
-    c = japply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(2))
+        jf.apply(params, src, tgt, config=cfg, train=True)
+    a = jf.apply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
+    b = jf.apply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
+    c = jf.apply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(2))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    evaluation = japply(params, src, tgt, config=cfg)
+    evaluation = jf.apply(params, src, tgt, config=cfg)
     assert not np.allclose(a, evaluation)
