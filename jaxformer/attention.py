@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxformer.config import ModelConfig
+from jaxformer.config import ConfigError, ModelConfig
 from jaxformer.layers import dropout, param, xavier
 from jaxformer.sharding import constrain
 
@@ -64,6 +64,9 @@ def dot_product_attention(
     """
     explicit = implementation == "reference" or return_weights or (dropout_rate > 0 and dropout_key is not None)
     if not explicit:
+        if implementation == "cudnn" and jax.default_backend() != "gpu":
+            raise ConfigError(f"attention_impl='cudnn' needs a CUDA GPU but the backend is "
+                              f"{jax.default_backend()!r}; use attention_impl='xla'")
         impl = "cudnn" if implementation == "cudnn" else None
         return jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=impl)
     scale = jnp.asarray(q.shape[-1] ** -0.5, q.dtype)

@@ -98,3 +98,12 @@ def test_head_dim_can_differ_from_d_model_over_h(tiny):
     mha = MultiHeadAttention(cfg, rngs=nnx.Rngs(0))
     y, _ = mha(jnp.ones((1, 3, cfg.d_model)))
     assert mha.query[...].shape == (cfg.d_model, cfg.num_heads, 4) and y.shape == (1, 3, cfg.d_model)
+
+
+def test_cudnn_outside_gpu_is_a_clear_error(qkv):
+    import jaxformer as jf
+    q, k, v, mask, _ = qkv
+    if jax.default_backend() == "gpu":
+        pytest.skip("a GPU is present")
+    with pytest.raises(jf.ConfigError, match="attention_impl='cudnn' needs a CUDA GPU"):
+        dot_product_attention(q, k, v, mask, implementation="cudnn")

@@ -1,0 +1,118 @@
+"""One sentencepiece vocabulary shared by source and target (section 5.1 of the paper: about
+37000 shared BPE tokens for en-de, 32000 word-pieces for en-fr).
+
+Trained once from the training split and cached beside the prepared data together with the
+options that made it; reused while the options match, rebuilt when they change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+from jaxformer.config import ConfigError
+
+PAD_ID, EOS_ID, UNK_ID = 0, 1, 2  # pad doubles as the decoder's start token; no BOS
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """Options of the shared vocabulary; any change retrains it."""
+
+    vocab_size: int = 8000
+    model_type: str = "bpe"  # "bpe" (the paper's en-de), "unigram", "word", "char"
+    character_coverage: float = 1.0
+    max_training_sentences: int = 2_000_000  # per side, sampled by sentencepiece
+    byte_fallback: bool = False  # map unknown characters to bytes instead of <unk>
+
+    def __post_init__(self):
+        if self.model_type not in ("bpe", "unigram", "word", "char"):
+            raise ConfigError(f"tokenizer model_type={self.model_type!r} is not one of bpe, unigram, word, char")
+        if self.vocab_size < 8:
+            raise ConfigError(f"tokenizer vocab_size={self.vocab_size} is too small; use at least 8")
+
+
+class Tokenizer:
+    """Text <-> ids with EOS appended on encode and stripped on decode."""
+
+    def __init__(self, model_proto: bytes):
+        self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
+        self.model_proto = model_proto
+
+    @property
+    def vocab_size(self) -> int:
+        return self._sp.get_piece_size()
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> int32 ids ending with EOS."""
+        return np.asarray(self._sp.encode(text) + [EOS_ID], np.int32)
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return [np.asarray(ids + [EOS_ID], np.int32) for ids in self._sp.encode(list(texts))]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Ids -> text, stopping at the first EOS and ignoring padding."""
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == EOS_ID:
+                break
+            if i != PAD_ID:
+                out.append(i)
+        return self._sp.decode(out)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Tokenizer":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"tokenizer model {path} does not exist; train it with the data pipeline first")
+        return cls(path.read_bytes())
+
+
+def _train(texts: Iterable[str], config: TokenizerConfig) -> bytes:
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(texts), model_writer=model, vocab_size=config.vocab_size,
+            model_type=config.model_type, character_coverage=config.character_coverage,
+            input_sentence_size=config.max_training_sentences, shuffle_input_sentence=True,
+            byte_fallback=config.byte_fallback, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID, bos_id=-1,
+            num_threads=max(1, os.cpu_count() or 1), minloglevel=2,
+        )
+    except RuntimeError as e:
+        fits = re.search(r"Please set it to a value <= (\d+)", str(e))
+        if fits:
+            raise ConfigError(f"tokenizer vocab_size={config.vocab_size} is too large for this corpus; "
+                              f"the largest size that fits is {fits.group(1)}") from None
+        raise ConfigError(f"sentencepiece training failed: {str(e).splitlines()[-1]}") from None
+    return model.getvalue()
+
+
+def train_or_load(directory: str | os.PathLike, texts: Callable[[], Iterable[str]],
+                  config: TokenizerConfig, name: str = "tokenizer") -> Tokenizer:
+    """The cached tokenizer in `directory` if it was made with `config`, else a new one trained on
+    `texts()` (both sides of the training split) and written atomically with its options."""
+    directory = Path(directory)
+    model_path, options_path = directory / f"{name}.model", directory / f"{name}.json"
+    options = dataclasses.asdict(config)
+    if model_path.is_file() and options_path.is_file():
+        try:
+            if json.loads(options_path.read_text()) == options:
+                return Tokenizer.load(model_path)
+        except json.JSONDecodeError:
+            pass  # a damaged options file: retrain
+    proto = _train(texts(), config)
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, data in ((model_path, proto), (options_path, json.dumps(options, indent=2).encode())):
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return Tokenizer(proto)
