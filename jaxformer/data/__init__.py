@@ -1,0 +1,1 @@
+"""Input pipeline: tokenized examples to fixed-shape, checkpointable batches (built on Grain)."""
