@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from typing import Any, Literal
 
 __all__ = [
-    "ConfigError",
-    "ModelConfig",
-    "PRESETS",
-    "preset",
-    "apply_overrides",
+    "ConfigError", "ModelConfig", "PRESETS", "preset", "TokenizerConfig", "DataConfig",
+    "TrainConfig", "MeshConfig", "ExperimentConfig", "apply_overrides", "to_dict", "from_dict",
 ]
 
 
@@ -121,6 +119,139 @@ def preset(name: str, **changes: Any) -> ModelConfig:
         return dataclasses.replace(PRESETS[name], **changes)
     except TypeError as e:  # unknown field
         raise ConfigError(f"preset {name!r}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerConfig:
+    """The shared sentencepiece vocabulary (section 5.1: about 37000 BPE tokens for en-de,
+    32000 word-pieces for en-fr); any change retrains it."""
+
+    vocab_size: int = 8000
+    model_type: str = "bpe"  # "bpe", "unigram", "word", "char"
+    character_coverage: float = 1.0
+    max_training_sentences: int = 2_000_000  # sentences sampled from both sides of train
+    byte_fallback: bool = False  # unknown characters become bytes instead of <unk>
+
+    def __post_init__(self):
+        if self.model_type not in ("bpe", "unigram", "word", "char"):
+            raise ConfigError(f"tokenizer model_type={self.model_type!r} is not one of bpe, unigram, word, char")
+        if self.vocab_size < 8:
+            raise ConfigError(f"tokenizer vocab_size={self.vocab_size} is too small; use at least 8")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the parallel text comes from and how it becomes batches."""
+
+    # "synthetic" (the generated corpus), "files" (local <prefix>.<lang> files) or "wmt14"/"wmt17".
+    dataset: str = "synthetic"
+    source_lang: str = "en"
+    target_lang: str = "de"
+    files: tuple[tuple[str, tuple[str, ...]], ...] = ()  # for "files": (split, (prefix, ...)) pairs
+    data_dir: str = "~/.cache/jaxformer"  # prepared datasets and tokenizers
+    train_split: str = "train"
+    eval_split: str = "validation"
+    test_split: str = "test"
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    max_length: int = 256  # training pairs longer than this in tokens (either side) are skipped, counted
+    max_chars: int = 1000  # training lines longer than this in characters are skipped at preparation
+    batching: str = "pack"  # "pack" (several examples per row) or "bucket" (token budget per length bucket)
+    batch_size: int = 64  # packed rows per global batch
+    pack_length: int = 256
+    tokens_per_batch: int = 4096  # bucket mode: global tokens per side per batch (the paper: ~25000)
+    bucket_boundaries: tuple[int, ...] = (16, 32, 64, 128, 256)
+    eval_batch_size: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.dataset not in ("synthetic", "files", "wmt14", "wmt17"):
+            raise ConfigError(f"data.dataset={self.dataset!r} is not one of synthetic, files, wmt14, wmt17")
+        if self.batching not in ("pack", "bucket"):
+            raise ConfigError(f"data.batching={self.batching!r} is not one of pack, bucket")
+        if self.dataset == "files" and not self.files:
+            raise ConfigError("data.dataset='files' needs data.files, e.g. (('train', ('corpus/train',)),)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The optimiser and the loop (section 5.3 and 5.4)."""
+
+    num_steps: int = 100_000
+    # "rsqrt": the paper's d_model^-0.5 * min(step^-0.5, step * warmup^-1.5), times learning_rate_scale.
+    # "linear_rsqrt": linear warmup to peak_learning_rate, then peak * sqrt(warmup / step).
+    schedule: str = "rsqrt"
+    warmup_steps: int = 4000
+    learning_rate_scale: float = 1.0
+    peak_learning_rate: float = 1e-3
+    adam_b1: float = 0.9
+    adam_b2: float = 0.98
+    adam_eps: float = 1e-9
+    label_smoothing: float = 0.1
+    grad_accum_steps: int = 1  # micro-batches per update
+    clip_grad_norm: float = 0.0  # 0 = off
+    ema_decay: float = 0.0  # 0 = off; else keep an exponential moving average of the parameters
+    seed: int = 0
+    log_every: int = 50
+    eval_every: int = 1000
+    eval_bleu_examples: int = 500  # validation examples decoded for BLEU at each evaluation
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    best_metric: str = "bleu"  # also keep the best checkpoint by this eval metric
+    max_decode_length: int = 0  # 0 = source length + 50 (section 6.1)
+    profile_steps: tuple[int, ...] = ()  # e.g. (10, 15): write a profiler trace for those steps
+
+    def __post_init__(self):
+        if self.schedule not in ("rsqrt", "linear_rsqrt", "constant"):
+            raise ConfigError(f"train.schedule={self.schedule!r} is not one of rsqrt, linear_rsqrt, constant")
+        if self.grad_accum_steps < 1:
+            raise ConfigError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshConfig:
+    """Device mesh sizes (-1 takes the remaining devices) and the logical-axis rule set."""
+
+    data: int = -1
+    fsdp: int = 1
+    tensor: int = 1
+    rules: str = "dp"  # "dp", "fsdp", "fsdp_tp" (see jaxformer/sharding.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything a run needs; saved into the workdir so that later commands need only --workdir."""
+
+    name: str = "default"
+    model: ModelConfig = PRESETS["tiny"]
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    mesh: MeshConfig = MeshConfig()
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-able dict of a (nested) config."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuilds a nested config dataclass from `to_dict` output; unknown keys are a ConfigError."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} keys {sorted(unknown)}; valid: {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        default = getattr(cls(), name) if name in fields else None
+        if dataclasses.is_dataclass(default):
+            value = from_dict(type(default), value)
+        elif isinstance(default, tuple) or (isinstance(value, list)):
+            value = _to_tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _to_tuple(value: Any) -> Any:
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
 
 
 def _parse_value(text: str, current: Any) -> Any:

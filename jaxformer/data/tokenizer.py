@@ -18,26 +18,9 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
-from jaxformer.config import ConfigError
+from jaxformer.config import ConfigError, TokenizerConfig
 
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2  # pad doubles as the decoder's start token; no BOS
-
-
-@dataclasses.dataclass(frozen=True)
-class TokenizerConfig:
-    """Options of the shared vocabulary; any change retrains it."""
-
-    vocab_size: int = 8000
-    model_type: str = "bpe"  # "bpe" (the paper's en-de), "unigram", "word", "char"
-    character_coverage: float = 1.0
-    max_training_sentences: int = 2_000_000  # per side, sampled by sentencepiece
-    byte_fallback: bool = False  # map unknown characters to bytes instead of <unk>
-
-    def __post_init__(self):
-        if self.model_type not in ("bpe", "unigram", "word", "char"):
-            raise ConfigError(f"tokenizer model_type={self.model_type!r} is not one of bpe, unigram, word, char")
-        if self.vocab_size < 8:
-            raise ConfigError(f"tokenizer vocab_size={self.vocab_size} is too small; use at least 8")
 
 
 class Tokenizer:

@@ -1,0 +1,222 @@
+"""The input pipeline: a prepared tfds data source -> tokenize -> length filter -> pack or bucket
+-> fixed-shape batches, on Grain, sharded per process, with checkpointable iterator state.
+
+Training reads a seeded, per-epoch reshuffled stream; each process reads only its own disjoint
+slice of it. Evaluation keeps every example (no length filter, no dropped remainder) with its
+raw reference text, sorted by length into a few padded widths for fast decoding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import grain
+import numpy as np
+
+from jaxformer.config import ConfigError, DataConfig
+from jaxformer.data import batching, builders
+from jaxformer.data.tokenizer import EOS_ID, Tokenizer, train_or_load
+
+
+def text(value: Any) -> str:
+    """A tfds text feature (bytes from array_record) as str."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A prepared corpus: random-access sources per split, the shared tokenizer, and what was
+    skipped on the way (counted, never silent)."""
+
+    config: DataConfig
+    sources: dict[str, Any]
+    tokenizer: Tokenizer
+    directory: Path  # tokenizer and length caches
+    skipped: dict[str, dict[str, int]]
+    train_keep: np.ndarray  # indices of training pairs within max_length tokens
+
+    def source(self, split: str):
+        if split not in self.sources:
+            raise ConfigError(f"split {split!r} is not in this dataset (it has {sorted(self.sources)}); "
+                              f"set data.{'eval' if split != self.config.train_split else 'train'}_split")
+        return self.sources[split]
+
+    def pair(self, split: str, i: int) -> tuple[str, str, int]:
+        """(source text, target text, original index) of example i of `split`."""
+        ex = self.source(split)[i]
+        return text(ex[self.config.source_lang]), text(ex[self.config.target_lang]), int(ex.get("index", i))
+
+
+def _open(cfg: DataConfig) -> tuple[dict[str, Any], dict[str, dict[str, int]], str]:
+    data_dir = Path(os.path.expanduser(cfg.data_dir))
+    pair = f"{cfg.source_lang}-{cfg.target_lang}"
+    if cfg.dataset == "synthetic":
+        sources, skipped = builders.parallel_text(f"synthetic_{pair.replace('-', '_')}", data_dir,
+                                                  source_lang=cfg.source_lang, target_lang=cfg.target_lang,
+                                                  synthetic=pair, synthetic_seed=cfg.seed, max_chars=cfg.max_chars)
+    elif cfg.dataset == "files":
+        files: dict[str, list[str]] = {}
+        for split, prefixes in cfg.files:
+            files.setdefault(split, []).extend(prefixes)
+        sources, skipped = builders.parallel_text("files", data_dir, source_lang=cfg.source_lang,
+                                                  target_lang=cfg.target_lang, files=files, max_chars=cfg.max_chars)
+    else:
+        sources, skipped = builders.wmt(cfg.dataset, cfg.source_lang, cfg.target_lang, data_dir), {}
+    first = next(iter(sources.values()))
+    info = getattr(first, "dataset_info", None)
+    name = info.full_name.replace("/", "_") if info is not None else f"{cfg.dataset}_{pair}"
+    return sources, skipped, name
+
+
+def prepare(cfg: DataConfig, *, log=print) -> Prepared:
+    """Builds the dataset (once), trains or loads the tokenizer, and scans training lengths."""
+    sources, skipped, name = _open(cfg)
+    tok_cfg = cfg.tokenizer
+    tok_key = hashlib.sha256(json.dumps(dataclasses.asdict(tok_cfg), sort_keys=True).encode()).hexdigest()[:8]
+    directory = Path(os.path.expanduser(cfg.data_dir)) / "tokenizers" / f"{name}_{cfg.source_lang}-{cfg.target_lang}"
+    train = sources.get(cfg.train_split)
+    if train is None:
+        raise ConfigError(f"the dataset has no split {cfg.train_split!r} (it has {sorted(sources)}); set data.train_split")
+
+    def texts():
+        n = len(train)
+        per_side = max(1, tok_cfg.max_training_sentences // 2)
+        order = np.random.default_rng(0).permutation(n)[:per_side] if n > per_side else range(n)
+        for i in order:
+            ex = train[int(i)]
+            yield text(ex[cfg.source_lang])
+            yield text(ex[cfg.target_lang])
+
+    tokenizer = train_or_load(directory, texts, tok_cfg)
+    lengths = _train_lengths(directory / f"train_lengths_{tok_key}.npy", train, tokenizer, cfg)
+    keep = np.flatnonzero(lengths.max(axis=1) <= cfg.max_length)
+    skipped = {split: dict(v) for split, v in skipped.items()}
+    skipped.setdefault(cfg.train_split, {})["longer_than_max_length"] = int(len(lengths) - len(keep))
+    if len(keep) == 0:
+        raise ConfigError(f"no training pair is within data.max_length={cfg.max_length} tokens; raise it")
+    for split, counts in skipped.items():
+        if any(counts.values()):
+            log(f"data: {split}: skipped " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
+    return Prepared(cfg, sources, tokenizer, directory, skipped, keep)
+
+
+def _train_lengths(path: Path, train, tokenizer: Tokenizer, cfg: DataConfig) -> np.ndarray:
+    """[N, 2] token lengths (source, target) of every training pair, cached beside the tokenizer."""
+    if path.is_file():
+        lengths = np.load(path)
+        if len(lengths) == len(train):
+            return lengths
+    lengths = np.zeros((len(train), 2), np.int32)
+    chunk = 4096
+    for start in range(0, len(train), chunk):
+        exs = [train[i] for i in range(start, min(start + chunk, len(train)))]
+        for side, lang in enumerate((cfg.source_lang, cfg.target_lang)):
+            ids = tokenizer.encode_batch([text(ex[lang]) for ex in exs])
+            lengths[start:start + len(exs), side] = [len(x) for x in ids]
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, lengths)
+    os.replace(tmp, path)
+    return lengths
+
+
+def _check_divisible(global_size: int, process_count: int, what: str) -> int:
+    if global_size % process_count:
+        raise ConfigError(f"data.{what}={global_size} is not divisible by the {process_count} processes; "
+                          f"use a multiple of {process_count}")
+    return global_size // process_count
+
+
+def train_examples(prep: Prepared, *, process_index: int = 0, process_count: int = 1) -> grain.MapDataset:
+    """This process's endless stream of tokenized training pairs, before batching.
+
+    Epoch e is a fresh permutation seeded by (data.seed, e); process p takes every
+    process_count-th element of that stream starting at p, so shards are disjoint and cover it.
+    """
+    cfg, tok = prep.config, prep.tokenizer
+    source, keep = prep.source(cfg.train_split), prep.train_keep
+    src_lang, tgt_lang = cfg.source_lang, cfg.target_lang
+
+    def load(i: int) -> dict[str, np.ndarray]:
+        ex = source[int(keep[i])]
+        return {"inputs": tok.encode(text(ex[src_lang])), "targets": tok.encode(text(ex[tgt_lang]))}
+
+    ds = grain.MapDataset.range(len(keep)).shuffle(seed=cfg.seed).repeat(None)
+    return ds[process_index::process_count].map(load)
+
+
+def train_batches(prep: Prepared, *, process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
+    """This process's share of each global training batch, packed or bucketed; its iterator
+    state (`get_state` / `set_state`) resumes at exactly the next batch."""
+    cfg = prep.config
+    ds = train_examples(prep, process_index=process_index, process_count=process_count)
+    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=256))
+    if cfg.batching == "pack":
+        rows = _check_divisible(cfg.batch_size, process_count, "batch_size")
+        if cfg.pack_length < cfg.max_length:
+            raise ConfigError(f"data.pack_length={cfg.pack_length} is shorter than data.max_length={cfg.max_length}; "
+                              "a kept example would not fit a row")
+        return batching.pack_batches(it, rows, cfg.pack_length)
+    tokens = _check_divisible(cfg.tokens_per_batch, process_count, "tokens_per_batch")
+    if cfg.bucket_boundaries[-1] < cfg.max_length:
+        raise ConfigError(f"the last data.bucket_boundaries entry {cfg.bucket_boundaries[-1]} is below "
+                          f"data.max_length={cfg.max_length}; extend the boundaries or lower max_length")
+    return batching.bucket_by_tokens(it, cfg.bucket_boundaries, tokens)
+
+
+@dataclasses.dataclass
+class EvalSet:
+    """Every example of a split in input order, with raw texts, and fixed-shape batches of them."""
+
+    sources: list[str]
+    references: list[str]
+    batches: list[dict[str, np.ndarray]]  # each: inputs [B, S], targets [B, T], index [B], valid [B]
+
+
+def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit: int | None = None,
+             process_index: int = 0, process_count: int = 1) -> EvalSet:
+    """All of `split` (or its first `limit` examples, by original line order): nothing filtered.
+
+    Batches hold examples sorted by source length, padded to a few widths (multiples of 16, then
+    powers of two), so that decoding compiles a handful of programs and wastes little on padding.
+    With several processes, each gets the same number of batches holding its own rows.
+    """
+    cfg, tok = prep.config, prep.tokenizer
+    source = prep.source(split)
+    rows = sorted((prep.pair(split, i) for i in range(len(source))), key=lambda r: r[2])
+    if limit is not None:
+        rows = rows[:limit]
+    srcs, refs = [r[0] for r in rows], [r[1] for r in rows]
+    batch_size = _check_divisible(batch_size or cfg.eval_batch_size, process_count, "eval_batch_size")
+    ids_src, ids_tgt = tok.encode_batch(srcs), tok.encode_batch(refs)
+    order = sorted(range(len(rows)), key=lambda i: (len(ids_src[i]), i))
+    per_batch = batch_size * process_count
+    batches = []
+    for start in range(0, len(order), per_batch):
+        chunk = order[start:start + per_batch]
+        mine = chunk[process_index::process_count]
+        width_s = _width(max(len(ids_src[i]) for i in chunk))
+        width_t = _width(max(len(ids_tgt[i]) for i in chunk))
+        b = {"inputs": np.zeros((batch_size, width_s), np.int32), "targets": np.zeros((batch_size, width_t), np.int32),
+             "index": np.full((batch_size,), -1, np.int32), "valid": np.zeros((batch_size,), bool)}
+        for r, i in enumerate(mine):
+            b["inputs"][r, :len(ids_src[i])] = ids_src[i]
+            b["targets"][r, :len(ids_tgt[i])] = ids_tgt[i]
+            b["index"][r], b["valid"][r] = i, True
+        batches.append(b)
+    return EvalSet(srcs, refs, batches)
+
+
+def _width(n: int) -> int:
+    """Padded width: a multiple of 16 up to 64, then the next power of two."""
+    return max(16, math.ceil(n / 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
+
+
+def encode_texts(tok: Tokenizer, texts: list[str]) -> list[np.ndarray]:
+    """Source texts -> id arrays ending with EOS (for translation of arbitrary input)."""
+    return [x if len(x) else np.asarray([EOS_ID], np.int32) for x in tok.encode_batch(texts)]
