@@ -1,0 +1,116 @@
+"""Training: the paper's schedule, overfitting one batch, exact gradient accumulation, the bf16
+path, 8 devices equal 1, and no recompilation after the first step."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxformer import sharding
+from jaxformer.config import ExperimentConfig, MeshConfig, TrainConfig, preset
+from jaxformer.optim import learning_rate
+from jaxformer import train
+from conftest import random_tokens
+
+
+def experiment(**train_kw) -> ExperimentConfig:
+    model = preset("tiny", vocab_size=64, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.1)
+    tcfg = TrainConfig(schedule="constant", peak_learning_rate=3e-3, **train_kw)
+    return ExperimentConfig(model=model, train=tcfg, mesh=MeshConfig(data=1))
+
+
+def batch_of(rows=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"inputs": random_tokens(rng, rng.integers(2, 10, rows), 10, 64),
+            "targets": random_tokens(rng, rng.integers(2, 8, rows), 8, 64)}
+
+
+def test_schedule_is_the_papers_formula():
+    cfg = TrainConfig(schedule="rsqrt", warmup_steps=4000)
+    lr = learning_rate(cfg, 512)
+    for step in (1, 10, 3999, 4000, 4001, 100_000):
+        expected = 512 ** -0.5 * min(step ** -0.5, step * 4000 ** -1.5)
+        assert float(lr(step - 1)) == pytest.approx(expected, rel=1e-5)
+    peak = learning_rate(TrainConfig(schedule="linear_rsqrt", warmup_steps=10, peak_learning_rate=1e-3), 512)
+    assert float(peak(9)) == pytest.approx(1e-3) and float(peak(39)) == pytest.approx(5e-4)
+
+
+def run(exp, batches, mesh=None):
+    mesh = mesh or sharding.make_mesh(data=1, devices=jax.devices()[:1])
+    step, _, shard = train.compile_steps(exp, mesh)
+    state = jax.device_put(train.init_state(exp), shard)
+    out = []
+    with sharding.use_rules(mesh, exp.mesh.rules):
+        for b in batches:
+            state, m = step(state, b)
+            out.append(jax.device_get(m))
+    return state, out
+
+
+def test_overfitting_one_batch_drives_the_loss_near_zero():
+    exp = experiment(label_smoothing=0.0)
+    exp = dataclasses.replace(exp, model=dataclasses.replace(exp.model, dropout_rate=0.0))
+    b = batch_of(4)
+    _, metrics = run(exp, [b] * 150)
+    assert metrics[0]["loss"] > 3.0
+    assert metrics[-1]["loss"] < 0.05 and metrics[-1]["accuracy"] == 1.0
+
+
+def test_accumulated_micro_batches_equal_one_big_batch():
+    big = batch_of(8)
+    # A large Adam epsilon makes the update linear in the gradient, so that float noise on
+    # gradients that are zero in exact arithmetic (key biases) is not amplified to +-lr.
+    exp1 = experiment(adam_eps=1.0)
+    exp = dataclasses.replace(exp1, model=dataclasses.replace(exp1.model, dropout_rate=0.0))
+    s1, m1 = run(exp, [big])
+    s4, m4 = run(dataclasses.replace(exp, train=dataclasses.replace(exp.train, grad_accum_steps=4)), [big])
+    np.testing.assert_allclose(m4[0]["loss"], m1[0]["loss"], rtol=1e-6)
+    np.testing.assert_allclose(m4[0]["grad_norm"], m1[0]["grad_norm"], rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), s4.params, s1.params)
+
+
+def test_bfloat16_path_trains():
+    exp = experiment()
+    exp = dataclasses.replace(exp, model=dataclasses.replace(exp.model, dtype="bfloat16"))
+    b = batch_of(8)
+    state, metrics = run(exp, [b] * 30)
+    assert state.params["embed"]["embedding"].dtype == jnp.float32
+    assert metrics[-1]["loss"] < metrics[0]["loss"] - 0.5
+
+
+def test_second_step_does_not_recompile():
+    exp = experiment()
+    mesh = sharding.make_mesh(data=1, devices=jax.devices()[:1])
+    step, _, shard = train.compile_steps(exp, mesh)
+    state = jax.device_put(train.init_state(exp), shard)
+    with sharding.use_rules(mesh, exp.mesh.rules):
+        state, _ = step(state, batch_of(8, 0))
+        with jax.log_compiles(True):
+            import logging
+            records = []
+            handler = logging.Handler()
+            handler.emit = records.append
+            logger = logging.getLogger("jax")
+            logger.addHandler(handler)
+            try:
+                for seed in (1, 2):
+                    state, _ = step(state, batch_of(8, seed))
+            finally:
+                logger.removeHandler(handler)
+    assert not [r for r in records if "Compiling" in r.getMessage()], [r.getMessage() for r in records]
+    assert step._cache_size() == 1
+
+
+def test_eight_devices_equal_one_device_training():
+    exp = experiment(adam_eps=1.0)  # linear updates: see the accumulation test
+    exp = dataclasses.replace(exp, model=dataclasses.replace(exp.model, dropout_rate=0.0))
+    batches = [batch_of(8, s) for s in range(3)]
+    s1, m1 = run(exp, batches)
+    exp8 = dataclasses.replace(exp, mesh=MeshConfig(data=2, fsdp=2, tensor=2, rules="fsdp_tp"))
+    s8, m8 = run(exp8, batches, sharding.make_mesh(data=2, fsdp=2, tensor=2))
+    for a, b in zip(m1, m8):
+        np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6), s1.params, s8.params)
+    assert s8.opt_state[0].mu["decoder_layers"]["feed_forward"]["wi"].sharding.spec == s8.params["decoder_layers"]["feed_forward"]["wi"].sharding.spec
