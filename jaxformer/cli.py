@@ -1,4 +1,7 @@
-"""The `jaxformer` command. Subcommands arrive with their issues; today: `smoke`."""
+"""The `jaxformer` command: train, smoke (more subcommands arrive with their issues).
+
+Every error the user can fix is one line on stderr and exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -81,20 +84,76 @@ def _smoke(args: argparse.Namespace) -> None:
     print(f"final loss {float(loss):.4f}; greedy exact-copy rate on 4 new examples: {exact:.2f}")
 
 
+def load_experiment(path: str | None, overrides: list[str] | None):
+    """The experiment of a config file (a Python file with get_config()), or the embedded default."""
+    import importlib.util
+    from pathlib import Path
+
+    from jaxformer.config import ExperimentConfig, apply_overrides
+    from jaxformer.default import default_experiment
+
+    if path is None:
+        exp = default_experiment()
+    else:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {path} does not exist; see experiments/ for examples")
+        spec = importlib.util.spec_from_file_location(f"jaxformer_experiment_{file.stem}", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not hasattr(module, "get_config"):
+            raise ConfigError(f"{path} defines no get_config(); it must return an ExperimentConfig")
+        exp = module.get_config()
+        if not isinstance(exp, ExperimentConfig):
+            raise ConfigError(f"{path}: get_config() returned {type(exp).__name__}, not an ExperimentConfig")
+    return apply_overrides(exp, overrides or [])
+
+
+def _distributed(args: argparse.Namespace) -> None:
+    """Joins a multi-process run: explicit coordinator flags, or automatic on Cloud TPU."""
+    import jax
+
+    if args.coordinator:
+        jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
+    elif args.distributed:
+        jax.distributed.initialize()
+
+
+def _train(args: argparse.Namespace) -> None:
+    from jaxformer import loop
+
+    exp = load_experiment(args.config, args.set)
+    _distributed(args)
+    loop.run(exp, args.workdir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train (or resume) an experiment in a workdir")
+    tr.add_argument("--config", help="experiments/NAME.py (a get_config() file); default: the embedded default")
+    tr.add_argument("--workdir", required=True, help="checkpoints, metrics, config and tokenizer go here")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override, e.g. --set train.num_steps=100")
+    tr.add_argument("--coordinator", help="multi-process: coordinator address host:port")
+    tr.add_argument("--num-processes", type=int, default=None)
+    tr.add_argument("--process-id", type=int, default=None)
+    tr.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the environment (Cloud TPU)")
     smoke = sub.add_parser("smoke", help="train a tiny model on a copy task and decode it (a minute on CPU)")
     smoke.add_argument("--preset", default="tiny", help="model preset: tiny, base or big")
     smoke.add_argument("--steps", type=int, default=600)
     smoke.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="dotted override, e.g. --set model.norm=pre --set learning_rate=1e-3")
     args = parser.parse_args(argv)
+    from absl import logging as absl_logging
+    absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:
-        {"smoke": _smoke}[args.command](args)
+        {"smoke": _smoke, "train": _train}[args.command](args)
     except ConfigError as e:
         print(f"jaxformer: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("jaxformer: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

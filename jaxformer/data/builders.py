@@ -130,6 +130,9 @@ def _read_split(cfg: ParallelTextConfig, split: str) -> tuple[list[tuple[int, st
 def _fingerprint(cfg: dict[str, Any]) -> str:
     """Changes when the options or any input file changes, so a stale build is never reused."""
     h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode())
+    if cfg["synthetic"]:
+        from jaxformer.data import synthetic
+        h.update(f"grammar {synthetic.VERSION}".encode())
     for _, prefixes in cfg["files"]:
         for prefix in prefixes:
             for lang in (cfg["source_lang"], cfg["target_lang"]):

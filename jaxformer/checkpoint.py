@@ -1,0 +1,167 @@
+"""Orbax checkpoints of a run: the train state, the data iterator state and the config, in a
+self-describing workdir.
+
+Saves are asynchronous and atomic (Orbax writes to a temporary folder and renames it when
+complete), so a half-written checkpoint never becomes the latest. The last K checkpoints are
+kept, plus the best one by an evaluation metric. Restoring goes straight into the target
+shardings, so a run can resume on a different mesh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from jaxformer.config import ConfigError, ExperimentConfig, ModelConfig, from_dict, to_dict
+
+CONFIG_FILE = "config.json"
+LOWER_IS_BETTER = {"loss", "nll", "perplexity"}
+
+
+def write_config(workdir: Path, exp: ExperimentConfig) -> None:
+    """Writes the run's config, refusing a workdir whose checkpoints belong to another model."""
+    path = workdir / CONFIG_FILE
+    if path.is_file():
+        old = read_config(workdir)
+        if old.model != exp.model and (workdir / "checkpoints").exists():
+            diff = ", ".join(f"{k}: {getattr(old.model, k)!r} there, {getattr(exp.model, k)!r} here"
+                             for k in to_dict(exp.model) if getattr(old.model, k) != getattr(exp.model, k))
+            raise ConfigError(f"{workdir} holds checkpoints of another model ({diff}); use a new --workdir "
+                              "or the config it was trained with")
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(to_dict(exp), indent=2))
+    os.replace(tmp, path)
+
+
+def read_config(workdir: str | os.PathLike) -> ExperimentConfig:
+    path = Path(workdir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{workdir} has no {CONFIG_FILE}; is it the --workdir of a training run?")
+    try:
+        return from_dict(ExperimentConfig, json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ConfigError(f"{path} is not a valid config ({e}); restore it or start a new workdir") from None
+
+
+class Checkpoints:
+    """The checkpoints of one workdir."""
+
+    def __init__(self, workdir: str | os.PathLike, *, keep: int = 3, best_metric: str | None = "bleu",
+                 async_save: bool = True):
+        self.directory = Path(workdir).absolute() / "checkpoints"
+        self.best_metric = best_metric
+        keep_policies: list[Any] = [policies.LatestN(n=keep)]
+        if best_metric:
+            keep_policies.append(policies.BestN(
+                get_metric_fn=lambda m: m[best_metric], reverse=best_metric in LOWER_IS_BETTER, n=1,
+                keep_checkpoints_without_metrics=False))
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=policies.AnyPreservationPolicy(keep_policies), create=True,
+            enable_async_checkpointing=async_save,
+            best_fn=(lambda m: m[best_metric]) if best_metric else None,
+            best_mode="min" if best_metric in LOWER_IS_BETTER else "max")
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options,
+            item_handlers={"state": ocp.StandardCheckpointHandler(), "data": ocp.JsonCheckpointHandler()})
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self.manager.all_steps())
+
+    def best_step(self) -> int | None:
+        return self.manager.best_step()
+
+    def save(self, step: int, state: Any, data_state: dict[str, Any] | None = None,
+             metrics: dict[str, float] | None = None) -> None:
+        """Starts an asynchronous save; training continues while it is written."""
+        if metrics is not None and self.best_metric and self.best_metric not in metrics:
+            metrics = None
+        self.manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state or {})),
+            metrics={k: float(v) for k, v in metrics.items()} if metrics else None, force=True)
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
+        """(state, data iterator state) of `step`, laid out like `target` (a pytree of arrays or
+        ShapeDtypeStructs with shardings). Mismatched shapes and damaged files are ConfigErrors;
+        nothing on disk is changed."""
+        abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None)),
+                                target)
+        self._check_shapes(step, abstract)
+        try:
+            out = self.manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract), data=ocp.args.JsonRestore()))
+        except ConfigError:
+            raise
+        except Exception as e:  # damaged or truncated files
+            raise ConfigError(f"checkpoint {self.directory / str(step)} cannot be read ({type(e).__name__}: "
+                              f"{_first_line(e)}); delete that step folder to fall back to an earlier one") from None
+        return out["state"], dict(out["data"] or {})
+
+    def _check_shapes(self, step: int, abstract: Any) -> None:
+        try:
+            meta = self.manager.item_metadata(step)["state"]
+        except Exception as e:
+            raise ConfigError(f"checkpoint {self.directory / str(step)} has no readable metadata ({type(e).__name__}: "
+                              f"{_first_line(e)}); delete that step folder to fall back to an earlier one") from None
+        if meta is None:
+            raise ConfigError(f"checkpoint {self.directory / str(step)} has no train state; delete that step folder")
+        # The parameters decide whether a checkpoint fits (model shape, vocabulary); the optimiser
+        # state mirrors them.
+        saved = {jax.tree_util.keystr(p, simple=True, separator="/"): tuple(getattr(m, "shape", ()))
+                 for p, m in jax.tree_util.tree_flatten_with_path(_tree(meta)["params"])[0]}
+        wanted = {jax.tree_util.keystr(p, simple=True, separator="/"): tuple(a.shape)
+                  for p, a in jax.tree_util.tree_flatten_with_path(_tree(abstract)["params"])[0]}
+        for name in sorted(wanted.keys() | saved.keys()):
+            if saved.get(name) != wanted.get(name):
+                raise ConfigError(
+                    f"checkpoint {self.directory / str(step)} does not fit this model: params/{name} is "
+                    f"{saved.get(name, 'absent')} there and {wanted.get(name, 'absent')} here (another model "
+                    "shape or vocabulary?); use the config it was trained with or a new --workdir")
+
+    def close(self) -> None:
+        self.manager.close()
+
+
+def _tree(x: Any) -> Any:
+    """A state as nested dicts (Orbax metadata comes back as dicts; dataclasses need flattening)."""
+    if hasattr(x, "__dataclass_fields__"):
+        return {k: _tree(getattr(x, k)) for k in x.__dataclass_fields__}
+    if isinstance(x, dict):
+        return {k: _tree(v) for k, v in x.items() if v is not None}
+    if isinstance(x, (list, tuple)) and not hasattr(x, "shape"):
+        return {str(i): _tree(v) for i, v in enumerate(x)}
+    return x
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+def load_model_params(workdir: str | os.PathLike, step: int | None = None, *, ema: bool = False
+                      ) -> tuple[ModelConfig, Any, int]:
+    """(model config, params, step) from a workdir: the latest (or `step`) checkpoint, for the
+    translate / evaluate / average commands."""
+    exp = read_config(workdir)
+    ckpt = Checkpoints(workdir, best_metric=None, async_save=False)
+    step = ckpt.latest_step() if step is None else step
+    if step is None:
+        raise ConfigError(f"{workdir} has no checkpoint yet; train first (jaxformer train --workdir {workdir})")
+    from jaxformer import train  # here to keep imports light for the config-only helpers above
+    shapes = jax.eval_shape(lambda: train.init_state(exp))
+    state, _ = ckpt.restore(step, shapes)
+    ckpt.close()
+    params = state.ema if ema and state.ema is not None else state.params
+    return exp.model, params, step

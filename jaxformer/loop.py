@@ -1,0 +1,195 @@
+"""The training loop: data -> sharded jitted steps -> metrics -> Orbax checkpoints -> periodic
+evaluation (loss, and BLEU by decoding) -> final test BLEU.
+
+Resuming is exact: a checkpoint holds the state after `step` updates and the data iterator
+state after `step` batches, so an interrupted run continues with the same batches and updates.
+SIGTERM (preemption) makes a final save before exit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+
+from jaxformer import checkpoint, decode, evaluate, sharding, train
+from jaxformer.config import ConfigError, ExperimentConfig
+from jaxformer.data import pipeline
+from jaxformer.metrics import MetricWriter, Progress
+
+MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
+                "targets_segmentation", "targets_position")
+
+
+def global_batch(batch: dict[str, np.ndarray], mesh, rules, fields=MODEL_FIELDS) -> dict[str, jax.Array]:
+    """This process's rows -> global arrays laid over the batch axes of the mesh."""
+    out = {}
+    for k in fields:
+        if k in batch:
+            local = np.asarray(batch[k])
+            shape = (local.shape[0] * jax.process_count(), *local.shape[1:])
+            out[k] = jax.make_array_from_process_local_data(sharding.batch_sharding(mesh, rules, local.ndim), local, shape)
+    return out
+
+
+class _Preempted:
+    """Turns SIGTERM into a flag the loop checks after each step."""
+
+    def __init__(self):
+        self.flag = False
+        self._old = None
+
+    def __enter__(self):
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+        except ValueError:  # not the main thread
+            self._old = None
+        return self
+
+    def _handle(self, *_):
+        self.flag = True
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tokenizer) -> list[str]:
+    """Greedy translations of every example of `ev`, in input order (this process's view)."""
+    hyps: list[str | None] = [None] * len(ev.sources)
+    for b in ev.batches:
+        src = global_batch(b, mesh, exp.mesh.rules, ("inputs",))["inputs"]
+        out = decode.greedy(params, src, config=exp.model, max_len=exp.train.max_decode_length)
+        out = multihost_utils.process_allgather(out, tiled=True)
+        idx = multihost_utils.process_allgather(jnp.asarray(b["index"]), tiled=True)
+        for row, i in zip(np.asarray(out), np.asarray(idx)):
+            if i >= 0:
+                hyps[int(i)] = tokenizer.decode(row)
+    return [h if h is not None else "" for h in hyps]
+
+
+def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: str, *,
+                   bleu_examples: int | None) -> dict[str, Any]:
+    """Validation loss over the whole split, and BLEU / chrF over its first `bleu_examples`."""
+    p, n = jax.process_index(), jax.process_count()
+    ev = pipeline.eval_set(prep, split, process_index=p, process_count=n)
+    sums = {"loss": 0.0, "nll": 0.0, "correct": 0.0, "tokens": 0.0}
+    for b in ev.batches:
+        s = eval_step(state.params, global_batch(b, mesh, exp.mesh.rules, ("inputs", "targets")))
+        for k in sums:
+            sums[k] += float(s[k])
+    from jaxformer.losses import summarize
+    out: dict[str, Any] = {k: float(v) for k, v in summarize({k: jnp.asarray(v) for k, v in sums.items()}).items()}
+    if bleu_examples != 0:
+        small = pipeline.eval_set(prep, split, limit=bleu_examples, process_index=p, process_count=n)
+        hyps = translate_set(state.params, small, exp, mesh, prep.tokenizer)
+        out.update(evaluate.scores(hyps, small.references))
+        out["sentences"] = len(hyps)
+        out["examples"] = [(s, h, r) for s, h, r in zip(small.sources[:3], hyps[:3], small.references[:3])]
+    return out
+
+
+def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] = print,
+        stop_after: int | None = None) -> dict[str, Any]:
+    """Trains `exp` in `workdir` (resuming from its latest checkpoint) and returns the final metrics.
+
+    `stop_after` ends the process's work after that many steps of this call (tests use it to
+    simulate an interruption); the run can be resumed later.
+    """
+    workdir = Path(workdir).absolute()
+    main = jax.process_index() == 0
+    say = log if main else (lambda *a, **k: None)
+    if main:
+        checkpoint.write_config(workdir, exp)
+
+    # Data: process 0 builds the dataset and tokenizer once; the others then read them.
+    if main:
+        prep = pipeline.prepare(exp.data, log=say)
+    multihost_utils.sync_global_devices("jaxformer:data-prepared")
+    if not main:
+        prep = pipeline.prepare(exp.data, log=say)
+    if prep.tokenizer.vocab_size != exp.model.vocab_size:
+        raise ConfigError(f"model.vocab_size={exp.model.vocab_size} but the tokenizer has {prep.tokenizer.vocab_size} "
+                          f"entries; set model.vocab_size={prep.tokenizer.vocab_size} (or data.tokenizer.vocab_size)")
+    if main:
+        shutil.copyfile(prep.directory / "tokenizer.model", workdir / "tokenizer.model")
+
+    mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
+    step_fn, eval_step, shard = train.compile_steps(exp, mesh)
+    ckpt = checkpoint.Checkpoints(workdir, keep=exp.train.keep_checkpoints, best_metric=exp.train.best_metric or None)
+    train_it = iter(pipeline.train_batches(prep, process_index=jax.process_index(), process_count=jax.process_count()))
+    writer = MetricWriter(workdir, enabled=main)
+
+    start = ckpt.latest_step()
+    if start is not None:
+        abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                                jax.eval_shape(lambda: train.init_state(exp)), shard)
+        state, data_state = ckpt.restore(start, abstract)
+        if data_state:
+            train_it.set_state(data_state)
+        say(f"resumed from step {start} in {workdir}")
+    else:
+        start = 0
+        state = jax.jit(lambda: train.init_state(exp), out_shardings=shard)()
+    say(f"model: {sum(x.size for x in jax.tree.leaves(state.params)):,} parameters; mesh {dict(mesh.shape)} "
+        f"({exp.mesh.rules}); {jax.process_count()} process(es); {exp.train.num_steps} steps")
+
+    total = exp.train.num_steps
+    progress = Progress(total, start, print_fn=say)
+    last_eval: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    step = start
+    with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted:
+        profile = exp.train.profile_steps
+        while step < total:
+            if profile and step == profile[0] and main:
+                jax.profiler.start_trace(str(workdir / "profile"))
+            batch = global_batch(next(train_it), mesh, exp.mesh.rules)
+            state, metrics = step_fn(state, batch)
+            step += 1
+            if profile and len(profile) > 1 and step == profile[1] and main:
+                jax.block_until_ready(state)
+                jax.profiler.stop_trace()
+            progress.add_tokens(float(metrics["tokens"]))
+            if step % exp.train.log_every == 0 or step == total:
+                m = jax.device_get(metrics)
+                m["tokens_per_s"] = progress.report(step, m)
+                writer.write(step, "train", m)
+            is_eval = step % exp.train.eval_every == 0 or step == total
+            if is_eval:
+                last_eval = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.eval_split,
+                                           bleu_examples=exp.train.eval_bleu_examples)
+                shown = {k: v for k, v in last_eval.items() if k != "examples"}
+                writer.write(step, "eval", shown)
+                say(f"eval {step}: loss {last_eval['loss']:.3f}  ppl {last_eval['perplexity']:.2f}"
+                    + (f"  BLEU {last_eval['bleu']:.2f}  chrF {last_eval['chrf']:.2f}" if "bleu" in last_eval else ""))
+            stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
+            if is_eval or step % exp.train.checkpoint_every == 0 or stopping:
+                ckpt.save(step, state, train_it.get_state(),
+                          {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
+            if is_eval or step % exp.train.checkpoint_every == 0:
+                progress.pause_done(step)
+            if stopping:
+                say(f"stopping at step {step} ({'SIGTERM' if preempted.flag else 'stop_after'}); checkpoint saved")
+                break
+    ckpt.wait()
+    ckpt.close()
+    result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": last_eval}
+    if step >= total and exp.data.test_split in prep.sources:
+        test = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.test_split, bleu_examples=None)
+        writer.write(step, "test", {k: v for k, v in test.items() if k != "examples"})
+        result["test"] = test
+        say(f"test ({exp.data.test_split}, {test['sentences']} sentences): "
+            f"sacreBLEU {test['bleu']:.2f}  chrF {test['chrf']:.2f}\n  {test['bleu_signature']}")
+        for s, h, r in test["examples"]:
+            say(f"  source:     {s}\n  hypothesis: {h}\n  reference:  {r}")
+    writer.close()
+    return result

@@ -1,0 +1,173 @@
+"""The training loop end to end on a small generated corpus: outputs in the workdir, exact
+resume after an interruption (in-process and SIGKILL), SIGTERM's final save, and clear errors
+for corrupt and incompatible checkpoints that leave the directory as it was."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxformer import checkpoint, loop
+from jaxformer.cli import load_experiment
+from jaxformer.config import ConfigError, apply_overrides
+from jaxformer.metrics import read_metrics
+
+WORDS = "the a cat dog house tree red blue green small big sees has runs under near with one two three".split()
+
+CONFIG = '''
+from jaxformer.config import DataConfig, ExperimentConfig, MeshConfig, TokenizerConfig, TrainConfig, preset
+
+def get_config():
+    d = {root!r}
+    return ExperimentConfig(
+        model=preset("tiny", vocab_size=43, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.1),
+        data=DataConfig(dataset="files", files=(("train", (d + "/train",)), ("validation", (d + "/val",)),
+                                                ("test", (d + "/test",))),
+                        data_dir=d + "/data", tokenizer=TokenizerConfig(vocab_size=43, model_type="word"),
+                        max_length=16, batch_size=8, pack_length=32, eval_batch_size=16),
+        train=TrainConfig(num_steps=12, schedule="constant", peak_learning_rate=3e-3, log_every=1,
+                          eval_every=1000, checkpoint_every=3, eval_bleu_examples=8),
+        mesh=MeshConfig(data=-1))
+'''
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loop")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 300), ("val", 20), ("test", 20)):
+        lines = [" ".join(rng.choice(WORDS, size=rng.integers(2, 12))) for _ in range(n)]
+        (root / f"{split}.en").write_text("\n".join(lines) + "\n")
+        (root / f"{split}.de").write_text("\n".join(line.upper() for line in lines) + "\n")
+    path = root / "exp.py"
+    path.write_text(CONFIG.format(root=str(root)))
+    return path
+
+
+def train_losses(workdir):
+    """The last logged train loss of every step (a resumed run logs some steps twice)."""
+    out = {}
+    for r in read_metrics(workdir):
+        if r["split"] == "train":
+            out[r["step"]] = r["loss"]
+    return out
+
+
+def tree_digest(directory: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(directory.rglob("*")):
+        h.update(str(p.relative_to(directory)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(config_file, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("full")
+    result = loop.run(load_experiment(str(config_file), []), workdir, log=lambda *a, **k: None)
+    return workdir, result
+
+
+def test_workdir_is_self_describing(uninterrupted):
+    workdir, result = uninterrupted
+    assert result["step"] == 12 and "bleu" in result["test"] and result["test"]["sentences"] == 20
+    assert (workdir / "config.json").is_file() and (workdir / "tokenizer.model").is_file()
+    assert list((workdir / "tensorboard").iterdir())
+    assert checkpoint.Checkpoints(workdir).all_steps()[-1] == 12
+    assert checkpoint.read_config(workdir).train.num_steps == 12
+    assert sorted(train_losses(workdir)) == list(range(1, 13))
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted(config_file, uninterrupted, tmp_path):
+    exp = load_experiment(str(config_file), [])
+    loop.run(exp, tmp_path, log=lambda *a, **k: None, stop_after=5)
+    assert checkpoint.Checkpoints(tmp_path).latest_step() == 5
+    loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    expected = train_losses(uninterrupted[0])
+    assert train_losses(tmp_path) == expected  # exactly: same batches, same updates
+
+
+def _start(config_file, workdir):
+    env = dict(os.environ, JAX_PLATFORMS="cpu")  # the same 8 CPU devices as this process
+    return subprocess.Popen([sys.executable, "-m", "jaxformer.cli", "train", "--config", str(config_file),
+                             "--workdir", str(workdir), "--set", "train.num_steps=40"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_for_step(workdir, step, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if max(train_losses(workdir) or [0]) >= step:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read())
+        time.sleep(0.2)
+    raise AssertionError("training did not reach step %d" % step)
+
+
+@pytest.mark.slow  # two fresh processes and a reference run: about 2 minutes on 2 cores
+def test_sigkill_then_resume_gives_the_uninterrupted_losses(config_file, tmp_path):
+    full = tmp_path / "full"
+    reference = loop.run(apply_overrides(load_experiment(str(config_file), []), ["train.num_steps=40"]), full,
+                         log=lambda *a, **k: None)
+    assert reference["step"] == 40
+    killed = tmp_path / "killed"
+    proc = _start(config_file, killed)
+    _wait_for_step(killed, 20, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    latest = checkpoint.Checkpoints(killed).latest_step()
+    assert latest is not None and latest < 40
+    proc = _start(config_file, killed)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert f"resumed from step {latest}" in out
+    assert train_losses(killed) == train_losses(full)
+
+
+def test_sigterm_saves_before_exit(config_file, tmp_path):
+    proc = _start(config_file, tmp_path)
+    _wait_for_step(tmp_path, 4, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "SIGTERM" in out
+    step = int(out.split("stopping at step ")[1].split()[0])
+    assert checkpoint.Checkpoints(tmp_path).latest_step() == step
+
+
+def test_incompatible_checkpoint_is_refused_and_left_intact(config_file, uninterrupted):
+    workdir = uninterrupted[0]
+    before = tree_digest(workdir / "checkpoints")
+    other = apply_overrides(load_experiment(str(config_file), []), ["model.d_model=64"])
+    with pytest.raises(ConfigError, match="holds checkpoints of another model .*d_model: 32 there, 64 here"):
+        loop.run(other, workdir, log=lambda *a, **k: None)
+    # Even past the config check, restoring refuses a checkpoint of another shape.
+    from jaxformer import train
+    import jax
+    ckpt = checkpoint.Checkpoints(workdir)
+    with pytest.raises(ConfigError, match=r"does not fit this model: params/.* is \(.*\) there and \(.*\) here"):
+        ckpt.restore(12, jax.eval_shape(lambda: train.init_state(other)))
+    ckpt.close()
+    assert tree_digest(workdir / "checkpoints") == before
+
+
+def test_corrupt_checkpoint_gets_a_clear_error_and_is_left_intact(config_file, uninterrupted, tmp_path):
+    import shutil
+    workdir = tmp_path / "copy"
+    shutil.copytree(uninterrupted[0], workdir)
+    state_dir = workdir / "checkpoints" / "12" / "state"
+    victims = [p for p in state_dir.rglob("*") if p.is_file() and p.stat().st_size > 0]
+    for p in victims:
+        p.write_bytes(b"\x00garbage" * 3)
+    before = tree_digest(workdir / "checkpoints")
+    with pytest.raises(ConfigError, match=r"checkpoint .*/12 (cannot be read|has no readable metadata)"):
+        loop.run(load_experiment(str(config_file), []), workdir, log=lambda *a, **k: None)
+    assert tree_digest(workdir / "checkpoints") == before
