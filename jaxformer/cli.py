@@ -114,6 +114,8 @@ def _distributed(args: argparse.Namespace) -> None:
     import jax
 
     if args.coordinator:
+        # CPU processes need a collectives backend to talk to each other (GPU and TPU ignore this).
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(args.coordinator, num_processes=args.num_processes, process_id=args.process_id)
     elif args.distributed:
         jax.distributed.initialize()

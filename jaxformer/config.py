@@ -161,6 +161,10 @@ class DataConfig:
     tokens_per_batch: int = 4096  # bucket mode: global tokens per side per batch (the paper: ~25000)
     bucket_boundaries: tuple[int, ...] = (16, 32, 64, 128, 256)
     eval_batch_size: int = 64
+    # Packed training batches are built from this many disjoint example streams, each packing its
+    # own rows, spread over the processes (0 = one per process). Fixing it makes the batches,
+    # and so the whole run, independent of the number of hosts.
+    shards: int = 0
     seed: int = 0
 
     def __post_init__(self):

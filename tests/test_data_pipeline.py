@@ -115,3 +115,24 @@ def test_configuration_errors(prepared):
         pipeline.train_batches(short)
     with pytest.raises(ConfigError, match="data.dataset='files' needs data.files"):
         DataConfig(dataset="files")
+
+
+def test_fixed_shards_make_batches_independent_of_the_process_count(prepared):
+    two = dataclasses.replace(prepared, config=dataclasses.replace(prepared.config, shards=2))
+    single = iter(pipeline.train_batches(two))
+    per_process = [iter(pipeline.train_batches(prepared, process_index=p, process_count=2)) for p in range(2)]
+    for _ in range(5):
+        b, parts = next(single), [next(it) for it in per_process]
+        for k in b:
+            np.testing.assert_array_equal(b[k], np.concatenate([parts[0][k], parts[1][k]]))
+    state = json.loads(json.dumps(single.get_state()))
+    expected = take(single, 3)
+    fresh = iter(pipeline.train_batches(two))
+    fresh.set_state(state)
+    same(take(fresh, 3), expected)
+
+
+def test_bucketing_is_single_process(prepared):
+    bucket = dataclasses.replace(prepared, config=dataclasses.replace(prepared.config, batching="bucket"))
+    with pytest.raises(ConfigError, match="'bucket' runs in a single process"):
+        pipeline.train_batches(bucket, process_index=0, process_count=2)

@@ -152,21 +152,65 @@ def train_examples(prep: Prepared, *, process_index: int = 0, process_count: int
 
 def train_batches(prep: Prepared, *, process_index: int = 0, process_count: int = 1) -> grain.IterDataset:
     """This process's share of each global training batch, packed or bucketed; its iterator
-    state (`get_state` / `set_state`) resumes at exactly the next batch."""
+    state (`get_state` / `set_state`) resumes at exactly the next batch.
+
+    Packed batches are the concatenation of `data.shards` shard streams (default: one per
+    process), each packing its own rows; process p builds the shards s with s % P == p. So a
+    single process with shards=2 yields exactly the global batches of a 2-process run.
+    """
     cfg = prep.config
-    ds = train_examples(prep, process_index=process_index, process_count=process_count)
-    it = ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=256))
     if cfg.batching == "pack":
-        rows = _check_divisible(cfg.batch_size, process_count, "batch_size")
+        shards = cfg.shards or process_count
+        if shards % process_count:
+            raise ConfigError(f"data.shards={shards} is not a multiple of the {process_count} processes")
+        rows = _check_divisible(cfg.batch_size, shards, "batch_size")
         if cfg.pack_length < cfg.max_length:
             raise ConfigError(f"data.pack_length={cfg.pack_length} is shorter than data.max_length={cfg.max_length}; "
                               "a kept example would not fit a row")
-        return batching.pack_batches(it, rows, cfg.pack_length)
+        mine = [batching.pack_batches(_read(train_examples(prep, process_index=s, process_count=shards)),
+                                      rows, cfg.pack_length)
+                for s in range(process_index, shards, process_count)]
+        return mine[0] if len(mine) == 1 else _Concat(mine)
+    if process_count > 1:
+        raise ConfigError("data.batching='bucket' runs in a single process for now (every process would need the "
+                          "same bucket shape at each step); use data.batching=pack for multi-host training")
     tokens = _check_divisible(cfg.tokens_per_batch, process_count, "tokens_per_batch")
     if cfg.bucket_boundaries[-1] < cfg.max_length:
         raise ConfigError(f"the last data.bucket_boundaries entry {cfg.bucket_boundaries[-1]} is below "
                           f"data.max_length={cfg.max_length}; extend the boundaries or lower max_length")
-    return batching.bucket_by_tokens(it, cfg.bucket_boundaries, tokens)
+    return batching.bucket_by_tokens(_read(train_examples(prep)), cfg.bucket_boundaries, tokens)
+
+
+def _read(ds: grain.MapDataset) -> grain.IterDataset:
+    return ds.to_iter_dataset(grain.ReadOptions(num_threads=2, prefetch_buffer_size=256))
+
+
+class _ConcatIterator(grain.DatasetIterator):
+    """Row-concatenates one batch from each parent; its state is the list of parent states."""
+
+    def __init__(self, parents: list[grain.DatasetIterator]):
+        super().__init__()
+        self._parents = parents
+
+    def __next__(self) -> dict[str, np.ndarray]:
+        parts = [next(p) for p in self._parents]
+        return {k: np.concatenate([b[k] for b in parts]) for k in parts[0]}
+
+    def get_state(self) -> dict[str, Any]:
+        return {"shards": [p.get_state() for p in self._parents]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        for p, s in zip(self._parents, state["shards"]):
+            p.set_state(s)
+
+
+class _Concat(grain.IterDataset):
+    def __init__(self, parents: list[grain.IterDataset]):
+        super().__init__(parents)
+        self._shards = parents
+
+    def __iter__(self) -> _ConcatIterator:
+        return _ConcatIterator([iter(p) for p in self._shards])
 
 
 @dataclasses.dataclass
