@@ -14,7 +14,7 @@ def default_experiment() -> ExperimentConfig:
         data=DataConfig(dataset="synthetic", source_lang="en", target_lang="de",
                         tokenizer=TokenizerConfig(vocab_size=1000, model_type="bpe"),
                         max_length=64, batch_size=32, pack_length=64, eval_batch_size=64),
-        train=TrainConfig(num_steps=1500, schedule="rsqrt", warmup_steps=400, learning_rate_scale=2.0,
+        train=TrainConfig(num_steps=1000, schedule="rsqrt", warmup_steps=400, learning_rate_scale=2.0,
                           log_every=100, eval_every=500, eval_bleu_examples=200, checkpoint_every=500),
         mesh=MeshConfig(data=-1, rules="dp"),
     )

@@ -161,6 +161,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             progress.add_tokens(float(metrics["tokens"]))
             if step % exp.train.log_every == 0 or step == total:
                 m = jax.device_get(metrics)
+                m["target_fill"] = float(m["tokens"]) / batch["targets"].size  # non-pad share of target slots
                 m["tokens_per_s"] = progress.report(step, m)
                 writer.write(step, "train", m)
             is_eval = step % exp.train.eval_every == 0 or step == total

@@ -67,6 +67,7 @@ class Progress:
         eta = (self.total - step) / steps_per_s if steps_per_s > 0 else math.inf
         self.print(f"step {step:>6}/{self.total}  loss {float(metrics['loss']):.3f}  "
                    f"acc {float(metrics['accuracy']):.3f}  lr {float(metrics['learning_rate']):.2e}  "
+                   f"fill {float(metrics.get('target_fill', 1.0)):.2f}  "
                    f"{rate:,.0f} tgt tok/s  ETA {_duration(eta)}", flush=True)
         self.last_time, self.last_step, self.tokens = now, step, 0.0
         return rate
