@@ -23,6 +23,11 @@ def max_output_length(src_width: int, max_len: int = 0) -> int:
     return max_len if max_len > 0 else src_width + 50
 
 
+def no_pad(logits: Array, config: ModelConfig) -> Array:
+    """The pad id doubles as the start token and is never a valid output: mask it out."""
+    return logits.at[..., config.pad_id].set(-jnp.inf)
+
+
 @functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id"))
 def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID) -> Array:
     """Greedy decoding: src [B, S] -> tokens [B, L] (EOS included, then padding), L = S + 50."""
@@ -40,9 +45,89 @@ def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id:
     def body(carry):
         i, cache, prev, out, done = carry
         logits, cache = jf.decode_step(params, cache, prev, memory, valid, config=config)
-        token = jnp.where(done, config.pad_id, jnp.argmax(logits, axis=-1).astype(jnp.int32))
+        token = jnp.where(done, config.pad_id, jnp.argmax(no_pad(logits, config), axis=-1).astype(jnp.int32))
         out = out.at[:, i].set(token)
         return i + 1, cache, token, out, done | (token == eos_id)
 
     carry = (jnp.zeros((), jnp.int32), cache, start, out, jnp.zeros((batch,), bool))
     return jax.lax.while_loop(cond, body, carry)[3]
+
+
+def length_penalty(length: Array, alpha: float) -> Array:
+    """GNMT's ((5 + |Y|) / 6) ** alpha (Wu et al., 2016), as used in section 6.1 with alpha = 0.6."""
+    return ((5.0 + length.astype(jnp.float32)) / 6.0) ** alpha
+
+
+_NEG = -1.0e9
+
+
+def _gather_beams(x: Array, beam_idx: Array) -> Array:
+    """x [B, K, ...], beam_idx [B, M] -> [B, M, ...]."""
+    return jnp.take_along_axis(x, beam_idx.reshape(*beam_idx.shape, *([1] * (x.ndim - 2))), axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id"))
+def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, alpha: float = 0.6,
+                max_len: int = 0, eos_id: int = EOS_ID) -> tuple[Array, Array]:
+    """Beam search (section 6.1): src [B, S] -> (tokens [B, K, L], scores [B, K]), best first.
+
+    A hypothesis scores log P(Y|X) / lp(|Y|), |Y| counting the EOS. Stops early once no alive
+    beam can beat the worst finished one of every example (alive scores only fall as they grow;
+    lp is largest at L). Examples with fewer than K finished hypotheses are completed with alive
+    ones scored at length L. L = S + 50 unless `max_len` is given.
+    """
+    B, K = src.shape[0], beam_size
+    L = max_output_length(src.shape[1], max_len)
+    memory, valid = jf.encode(params, src, config=config)
+    memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
+    valid = jnp.repeat(valid, K, axis=0)
+    cache = jf.init_cache(config, B * K, L)
+    max_lp = length_penalty(jnp.asarray(L), alpha)
+
+    def reorder(x, beams):
+        """Cache [Ll, B*K, ...] -> the same with each example's beams reordered by beams [B, K]."""
+        per_beam = jnp.moveaxis(x.reshape(x.shape[0], B, K, *x.shape[2:]), 0, 2)  # [B, K, Ll, ...]
+        return jnp.moveaxis(_gather_beams(per_beam, beams), 2, 0).reshape(x.shape)
+
+    state = dict(
+        i=jnp.zeros((), jnp.int32), cache=cache,
+        alive_seq=jnp.zeros((B, K, L), jnp.int32),
+        alive_logp=jnp.tile(jnp.asarray([0.0] + [_NEG] * (K - 1), jnp.float32)[None], (B, 1)),
+        last=jnp.full((B, K), config.pad_id, jnp.int32),
+        fin_seq=jnp.zeros((B, K, L), jnp.int32), fin_score=jnp.full((B, K), _NEG, jnp.float32),
+    )
+
+    def cond(s):
+        best_alive = s["alive_logp"][:, 0] / max_lp
+        worst_finished = jnp.min(s["fin_score"], axis=1)
+        return (s["i"] < L) & ~jnp.all(best_alive < worst_finished)
+
+    def body(s):
+        i = s["i"]
+        logits, cache = jf.decode_step(params, s["cache"], s["last"].reshape(B * K), memory, valid, config=config)
+        logp = jax.nn.log_softmax(no_pad(logits, config)).reshape(B, K, -1)
+        V = logp.shape[-1]
+        cand = (s["alive_logp"][..., None] + logp).reshape(B, K * V)
+        top_logp, top_idx = jax.lax.top_k(cand, 2 * K)  # [B, 2K]
+        beam_idx, token = top_idx // V, (top_idx % V).astype(jnp.int32)
+        seq = _gather_beams(s["alive_seq"], beam_idx).at[:, :, i].set(token)  # [B, 2K, L]
+        is_eos = token == eos_id
+        # Alive: the best K continuations that did not end.
+        alive_logp, keep = jax.lax.top_k(jnp.where(is_eos, _NEG, top_logp), K)
+        alive_seq, alive_beam = _gather_beams(seq, keep), jnp.take_along_axis(beam_idx, keep, axis=1)
+        cache = {"index": cache["index"], **{k: reorder(cache[k], alive_beam) for k in ("k", "v")}}
+        # Finished: the best K among those finished before and those ending now.
+        new_score = jnp.where(is_eos, top_logp / length_penalty(i + 1, alpha), _NEG)
+        all_score = jnp.concatenate([s["fin_score"], new_score], axis=1)
+        all_seq = jnp.concatenate([s["fin_seq"], seq], axis=1)
+        fin_score, pick = jax.lax.top_k(all_score, K)
+        return dict(i=i + 1, cache=cache, alive_seq=alive_seq, alive_logp=alive_logp,
+                    last=_gather_beams(token, keep), fin_seq=_gather_beams(all_seq, pick), fin_score=fin_score)
+
+    s = jax.lax.while_loop(cond, body, state)
+    # Complete examples that finished fewer than K hypotheses with the alive ones.
+    alive_score = jnp.where(s["alive_logp"] > _NEG / 2, s["alive_logp"] / max_lp, _NEG)
+    score = jnp.concatenate([s["fin_score"], alive_score], axis=1)
+    seqs = jnp.concatenate([s["fin_seq"], s["alive_seq"]], axis=1)
+    best, pick = jax.lax.top_k(score, K)
+    return _gather_beams(seqs, pick), best

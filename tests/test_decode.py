@@ -1,0 +1,94 @@
+"""Decoding: beam 1 is greedy, a wide beam finds the exhaustive optimum, the cache changes
+nothing, the length rules hold, and 8 devices give the 1-device result."""
+
+import functools
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxformer as jf
+from jaxformer import decode, sharding
+
+CFG = jf.preset("tiny", vocab_size=6, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.0)
+PARAMS = jf.init(CFG, jax.random.key(7))
+SRC = jnp.array([[3, 4, 5, 4, 1], [5, 3, 1, 0, 0]], jnp.int32)
+EOS = 1
+
+
+def seq_logp(tokens):
+    """log P(tokens | SRC[0]) by the full (uncached) forward pass, pad masked as in decoding."""
+    tgt = jnp.asarray([tokens], jnp.int32)
+    logits = decode.no_pad(jf.apply(PARAMS, SRC[:1], tgt, config=CFG), CFG)
+    logp = jax.nn.log_softmax(logits)[0]
+    return float(sum(logp[i, t] for i, t in enumerate(tokens)))
+
+
+def test_beam_of_one_is_greedy():
+    g = decode.greedy(PARAMS, SRC, config=CFG, max_len=6)
+    b, _ = decode.beam_search(PARAMS, SRC, config=CFG, beam_size=1, max_len=6)
+    np.testing.assert_array_equal(b[:, 0], g)
+
+
+def test_wide_beam_finds_the_exhaustive_optimum():
+    L, alpha = 4, 0.6
+    words = [2, 3, 4, 5]
+    candidates = []
+    for n in range(1, L + 1):  # finished: n-1 words then EOS
+        for body in itertools.product(words, repeat=n - 1):
+            seq = list(body) + [EOS]
+            candidates.append((seq_logp(seq) / float(decode.length_penalty(jnp.asarray(n), alpha)), seq))
+    for body in itertools.product(words, repeat=L):  # never finished: scored at length L
+        candidates.append((seq_logp(list(body)) / float(decode.length_penalty(jnp.asarray(L), alpha)), list(body)))
+    best_score, best_seq = max(candidates)
+    tokens, scores = decode.beam_search(PARAMS, SRC[:1], config=CFG, beam_size=64, alpha=alpha, max_len=L)
+    assert float(scores[0, 0]) == pytest.approx(best_score, abs=1e-4)
+    got = [int(t) for t in tokens[0, 0]]
+    assert got[:len(best_seq)] == best_seq and not any(got[len(best_seq):])
+    ranked = sorted((s for s, _ in candidates), reverse=True)[:4]
+    np.testing.assert_allclose(np.asarray(scores[0, :4]), ranked, atol=1e-4)
+
+
+def test_cached_decoding_equals_uncached_greedy():
+    out = np.asarray(decode.greedy(PARAMS, SRC, config=CFG, max_len=7))
+    for b in range(SRC.shape[0]):
+        prefix = []
+        for _ in range(7):
+            tgt = jnp.asarray([prefix + [0]], jnp.int32)
+            logits = decode.no_pad(jf.apply(PARAMS, SRC[b:b + 1], tgt, config=CFG), CFG)
+            token = int(jnp.argmax(logits[0, len(prefix)]))
+            prefix.append(token)
+            if token == EOS:
+                break
+        np.testing.assert_array_equal(out[b, :len(prefix)], prefix)
+        assert not out[b, len(prefix):].any()
+
+
+def test_length_penalty_and_the_plus_fifty_rule():
+    assert float(decode.length_penalty(jnp.asarray(1), 0.6)) == pytest.approx(1.0)
+    assert float(decode.length_penalty(jnp.asarray(10), 0.6)) == pytest.approx((15 / 6) ** 0.6)
+    assert float(decode.length_penalty(jnp.asarray(7), 0.0)) == 1.0
+    assert decode.max_output_length(17) == 67 and decode.max_output_length(17, 5) == 5
+    tokens, scores = decode.beam_search(PARAMS, SRC, config=CFG, beam_size=2)
+    assert tokens.shape == (2, 2, SRC.shape[1] + 50) and scores.shape == (2, 2)
+    assert np.all(np.diff(np.asarray(scores), axis=1) <= 0)  # best first
+
+
+def test_sharded_beam_search_equals_one_device():
+    rng = np.random.default_rng(0)
+    src = np.zeros((8, 6), np.int32)
+    for i in range(8):
+        n = rng.integers(1, 6)
+        src[i, :n] = rng.integers(2, 6, n)
+        src[i, n] = EOS
+    ref_tokens, ref_scores = decode.beam_search(PARAMS, src, config=CFG, beam_size=3, max_len=8)
+    mesh = sharding.make_mesh(data=8)
+    p_shard = sharding.param_shardings(PARAMS, jf.logical_axes(CFG), mesh, "dp")
+    with sharding.use_rules(mesh, "dp"):
+        run = jax.jit(functools.partial(decode.beam_search, config=CFG, beam_size=3, max_len=8),
+                      in_shardings=(p_shard, sharding.batch_sharding(mesh, "dp")))
+        tokens, scores = run(jax.device_put(PARAMS, p_shard), src)
+    np.testing.assert_array_equal(tokens, ref_tokens)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5)
