@@ -129,6 +129,98 @@ def _train(args: argparse.Namespace) -> None:
     loop.run(exp, args.workdir)
 
 
+def _read_lines(path: str | None, what: str) -> list[str]:
+    """Lines of a file (or stdin for None / "-"); non-UTF-8 input is a one-line error."""
+    data = sys.stdin.buffer.read() if path in (None, "-") else _read_bytes(path, what)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{what} line {line} is not valid UTF-8 (byte 0x{data[e.start]:02x}); "
+                          "convert it, e.g. iconv -f latin1 -t utf-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def _read_bytes(path: str, what: str) -> bytes:
+    from pathlib import Path
+    if not Path(path).is_file():
+        raise ConfigError(f"{what} file {path} does not exist")
+    return Path(path).read_bytes()
+
+
+def _translator(args: argparse.Namespace):
+    from jaxformer import inference
+    return inference.load(args.workdir, which=args.checkpoint, beam_size=args.beam_size, alpha=args.alpha,
+                          batch_size=args.batch_size, max_input_tokens=args.max_input_tokens)
+
+
+def _translate(args: argparse.Namespace) -> None:
+    translator = _translator(args)  # a bad workdir fails before any input is read
+    out = translator.translate(_read_lines(args.input, "input"))
+    text = "".join(line + "\n" for line in out)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        from pathlib import Path
+        Path(args.output).write_text(text, encoding="utf-8")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from jaxformer import evaluate
+    translator = _translator(args)
+    exp = translator.exp
+    if args.source or args.reference:
+        if not (args.source and args.reference):
+            raise ConfigError("--source and --reference go together")
+        sources, references = _read_lines(args.source, "source"), _read_lines(args.reference, "reference")
+        if len(sources) != len(references):
+            raise ConfigError(f"{args.source} has {len(sources)} lines but {args.reference} has {len(references)}")
+        name = Path(args.source).name
+    else:
+        from jaxformer.data import pipeline
+        prep = pipeline.prepare(exp.data, log=lambda msg: print(msg, file=sys.stderr))
+        split = args.split or exp.data.test_split
+        n = len(prep.source(split))
+        rows = sorted((prep.pair(split, i) for i in range(n)), key=lambda r: r[2])
+        sources, references, name = [r[0] for r in rows], [r[1] for r in rows], split
+    hyps = translator.translate(sources)
+    result = evaluate.scores(hyps, references, target_lang=exp.data.target_lang)
+    result.update(sentences=len(hyps), checkpoint=translator.source, beam_size=translator.beam_size,
+                  alpha=translator.alpha, data=name)
+    out_dir = Path(args.workdir) / "eval"
+    out_dir.mkdir(exist_ok=True)
+    tag = f"{name}.{args.checkpoint}.beam{translator.beam_size}"
+    (out_dir / f"{tag}.hyp").write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
+    (out_dir / f"{tag}.json").write_text(json.dumps(result, indent=2))
+    print(f"{name}: {len(hyps)} sentences, {translator.source}, beam {translator.beam_size}, alpha {translator.alpha}")
+    print(f"sacreBLEU {result['bleu']:.2f}  ({result['bleu_signature']})")
+    print(f"chrF      {result['chrf']:.2f}  ({result['chrf_signature']})")
+    print(f"tokenized BLEU {result['tok_bleu']:.2f}  (the paper's method: {result['tok_bleu_method']}; not comparable "
+          "with sacreBLEU)")
+    print(f"hypotheses and scores: {out_dir / tag}.hyp / .json")
+
+
+def _average(args: argparse.Namespace) -> None:
+    from jaxformer import inference
+    steps, path = inference.average_checkpoints(args.workdir, args.last)
+    print(f"averaged steps {steps} -> {path} (use --checkpoint averaged)")
+
+
+def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--checkpoint", default="latest", help="latest, best, ema, averaged, or a step number")
+    p.add_argument("--beam-size", type=int, default=4, help="1 = greedy (the paper: 4)")
+    p.add_argument("--alpha", type=float, default=0.6, help="length penalty (the paper: 0.6)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-input-tokens", type=int, default=256, help="longer inputs are cut (and counted)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--num-processes", type=int, default=None)
     tr.add_argument("--process-id", type=int, default=None)
     tr.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the environment (Cloud TPU)")
+    tl = sub.add_parser("translate", help="translate lines from stdin or a file, in input order")
+    _add_decoding_flags(tl)
+    tl.add_argument("--input", help="source file (default: stdin)")
+    tl.add_argument("--output", help="output file (default: stdout)")
+    ev = sub.add_parser("evaluate", help="translate a split (or files) and score it: sacreBLEU, chrF, tokenized BLEU")
+    _add_decoding_flags(ev)
+    ev.add_argument("--split", help="a split of the run's dataset (default: its test split)")
+    ev.add_argument("--source", help="or: a source file ...")
+    ev.add_argument("--reference", help="... and its reference file")
+    av = sub.add_parser("average", help="average the last N checkpoints into workdir/averaged")
+    av.add_argument("--workdir", required=True)
+    av.add_argument("--last", type=int, default=5, help="the paper: 5 for base, 20 for big")
     smoke = sub.add_parser("smoke", help="train a tiny model on a copy task and decode it (a minute on CPU)")
     smoke.add_argument("--preset", default="tiny", help="model preset: tiny, base or big")
     smoke.add_argument("--steps", type=int, default=600)
@@ -149,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:
-        {"smoke": _smoke, "train": _train}[args.command](args)
+        {"smoke": _smoke, "train": _train, "translate": _translate, "evaluate": _evaluate,
+         "average": _average}[args.command](args)
     except ConfigError as e:
         print(f"jaxformer: error: {e}", file=sys.stderr)
         return 2

@@ -202,6 +202,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     best_metric: str = "bleu"  # also keep the best checkpoint by this eval metric
     max_decode_length: int = 0  # 0 = source length + 50 (section 6.1)
+    test_beam_size: int = 4  # the final test translation (section 6.1: beam 4, alpha 0.6); evals are greedy
+    beam_alpha: float = 0.6
     profile_steps: tuple[int, ...] = ()  # e.g. (10, 15): write a profiler trace for those steps
 
     def __post_init__(self):

@@ -62,12 +62,16 @@ class _Preempted:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tokenizer) -> list[str]:
-    """Greedy translations of every example of `ev`, in input order (this process's view)."""
+def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tokenizer, beam_size: int = 1) -> list[str]:
+    """Greedy (or beam) translations of every example of `ev`, in input order."""
     hyps: list[str | None] = [None] * len(ev.sources)
     for b in ev.batches:
         src = global_batch(b, mesh, exp.mesh.rules, ("inputs",))["inputs"]
-        out = decode.greedy(params, src, config=exp.model, max_len=exp.train.max_decode_length)
+        if beam_size > 1:
+            out = decode.beam_search(params, src, config=exp.model, beam_size=beam_size, alpha=exp.train.beam_alpha,
+                                     max_len=exp.train.max_decode_length)[0][:, 0]
+        else:
+            out = decode.greedy(params, src, config=exp.model, max_len=exp.train.max_decode_length)
         out = multihost_utils.process_allgather(out, tiled=True)
         idx = multihost_utils.process_allgather(jnp.asarray(b["index"]), tiled=True)
         for row, i in zip(np.asarray(out), np.asarray(idx)):
@@ -77,7 +81,7 @@ def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tok
 
 
 def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: str, *,
-                   bleu_examples: int | None) -> dict[str, Any]:
+                   bleu_examples: int | None, beam_size: int = 1) -> dict[str, Any]:
     """Validation loss over the whole split, and BLEU / chrF over its first `bleu_examples`."""
     p, n = jax.process_index(), jax.process_count()
     ev = pipeline.eval_set(prep, split, process_index=p, process_count=n)
@@ -90,8 +94,9 @@ def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: s
     out: dict[str, Any] = {k: float(v) for k, v in summarize({k: jnp.asarray(v) for k, v in sums.items()}).items()}
     if bleu_examples != 0:
         small = pipeline.eval_set(prep, split, limit=bleu_examples, process_index=p, process_count=n)
-        hyps = translate_set(state.params, small, exp, mesh, prep.tokenizer)
-        out.update(evaluate.scores(hyps, small.references))
+        hyps = translate_set(state.params, small, exp, mesh, prep.tokenizer, beam_size)
+        out.update(evaluate.scores(hyps, small.references, target_lang=exp.data.target_lang if beam_size > 1 else None))
+        out["beam_size"] = beam_size
         out["sentences"] = len(hyps)
         out["examples"] = [(s, h, r) for s, h, r in zip(small.sources[:3], hyps[:3], small.references[:3])]
     return out
@@ -185,11 +190,13 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     ckpt.close()
     result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": last_eval}
     if step >= total and exp.data.test_split in prep.sources:
-        test = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.test_split, bleu_examples=None)
+        test = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.test_split, bleu_examples=None,
+                              beam_size=exp.train.test_beam_size)
         writer.write(step, "test", {k: v for k, v in test.items() if k != "examples"})
         result["test"] = test
-        say(f"test ({exp.data.test_split}, {test['sentences']} sentences): "
-            f"sacreBLEU {test['bleu']:.2f}  chrF {test['chrf']:.2f}\n  {test['bleu_signature']}")
+        say(f"test ({exp.data.test_split}, {test['sentences']} sentences, beam {test['beam_size']}): "
+            f"sacreBLEU {test['bleu']:.2f}  chrF {test['chrf']:.2f}  ({test['bleu_signature']})"
+            + (f"\n  tokenized BLEU {test['tok_bleu']:.2f} (the paper's method, not comparable)" if "tok_bleu" in test else ""))
         for s, h, r in test["examples"]:
             say(f"  source:     {s}\n  hypothesis: {h}\n  reference:  {r}")
     writer.close()

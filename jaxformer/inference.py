@@ -1,0 +1,127 @@
+"""Translating with a trained workdir: load the config, tokenizer and parameters (latest, best,
+EMA or averaged), then batched beam search over length-sorted input, written back in order."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxformer import checkpoint, decode
+from jaxformer.config import ConfigError, ExperimentConfig
+from jaxformer.data.tokenizer import EOS_ID, Tokenizer
+
+AVERAGED = "averaged"
+
+
+@dataclasses.dataclass
+class Translator:
+    exp: ExperimentConfig
+    params: Any
+    tokenizer: Tokenizer
+    source: str  # which parameters: "step N", "ema of step N", "average of steps ..."
+    beam_size: int = 4
+    alpha: float = 0.6
+    batch_size: int = 32
+    max_input_tokens: int = 256
+
+    def translate(self, texts: list[str], *, log=lambda msg: print(msg, file=sys.stderr)) -> list[str]:
+        """Translations of `texts` in input order. Empty lines give empty translations; inputs
+        longer than `max_input_tokens` are cut to that length (counted on stderr)."""
+        ids = [self.tokenizer.encode(t)[:-1] if t.strip() else None for t in texts]
+        cut = sum(1 for x in ids if x is not None and len(x) >= self.max_input_tokens)
+        if cut:
+            log(f"translate: {cut} input line(s) longer than {self.max_input_tokens} tokens were cut "
+                "(raise --max-input-tokens)")
+        ids = [None if x is None else np.append(x[: self.max_input_tokens - 1], EOS_ID).astype(np.int32) for x in ids]
+        out = ["" for _ in texts]
+        todo = sorted((i for i, x in enumerate(ids) if x is not None), key=lambda i: len(ids[i]))
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start:start + self.batch_size]
+            width = _bucket(max(len(ids[i]) for i in chunk))
+            src = np.zeros((self.batch_size, width), np.int32)  # fixed batch: one compile per width
+            for r, i in enumerate(chunk):
+                src[r, :len(ids[i])] = ids[i]
+            src[len(chunk):, 0] = EOS_ID  # padding rows: an empty sentence
+            if self.beam_size > 1:
+                tokens, _ = decode.beam_search(self.params, jnp.asarray(src), config=self.exp.model,
+                                               beam_size=self.beam_size, alpha=self.alpha)
+                best = np.asarray(tokens[:, 0])
+            else:
+                best = np.asarray(decode.greedy(self.params, jnp.asarray(src), config=self.exp.model))
+            for r, i in enumerate(chunk):
+                out[i] = self.tokenizer.decode(best[r])
+        return out
+
+
+def _bucket(n: int) -> int:
+    return max(16, -(-n // 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
+
+
+def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator:
+    """A Translator for a workdir; `which` is "latest", "best", "ema", "averaged" or a step number."""
+    workdir = Path(workdir)
+    exp = checkpoint.read_config(workdir)
+    tok_path = workdir / "tokenizer.model"
+    tokenizer = Tokenizer.load(tok_path)
+    if which == AVERAGED:
+        params, source = load_averaged(workdir, exp)
+    else:
+        ckpt = checkpoint.Checkpoints(workdir, best_metric=exp.train.best_metric or None, async_save=False)
+        step = {"latest": ckpt.latest_step(), "ema": ckpt.latest_step(), "best": ckpt.best_step()}.get(which)
+        if step is None and which not in ("latest", "ema", "best"):
+            try:
+                step = int(which)
+            except ValueError:
+                raise ConfigError(f"--checkpoint {which!r} is not latest, best, ema, averaged or a step number") from None
+            if step not in ckpt.all_steps():
+                raise ConfigError(f"{workdir} has no checkpoint {step}; it has {ckpt.all_steps()}")
+        ckpt.close()
+        if step is None:
+            raise ConfigError(f"{workdir} has no {'evaluated ' if which == 'best' else ''}checkpoint yet; "
+                              f"train first (jaxformer train --workdir {workdir})")
+        _, params, step = checkpoint.load_model_params(workdir, step, ema=which == "ema")
+        source = f"{'EMA of ' if which == 'ema' else ''}step {step}"
+    return Translator(exp, params, tokenizer, source, **options)
+
+
+def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path]:
+    """Averages the parameters of the last `last` checkpoints (the paper: 5 for base, 20 for big)
+    and saves them as `workdir/averaged`, which every command can load with --checkpoint averaged."""
+    workdir = Path(workdir).absolute()
+    exp = checkpoint.read_config(workdir)
+    ckpt = checkpoint.Checkpoints(workdir, best_metric=None, async_save=False)
+    steps = ckpt.all_steps()[-last:]
+    ckpt.close()
+    if len(steps) < last:
+        raise ConfigError(f"{workdir} has {len(steps)} checkpoint(s) ({steps}); cannot average the last {last}. "
+                          "Keep more with train.keep_checkpoints")
+    total = None
+    for step in steps:
+        _, params, _ = checkpoint.load_model_params(workdir, step)
+        total = params if total is None else jax.tree.map(jnp.add, total, params)
+    mean = jax.tree.map(lambda x: x / len(steps), total)
+    target = workdir / AVERAGED
+    with ocp.StandardCheckpointer() as saver:
+        saver.save(target, {"params": mean, "steps": np.asarray(steps, np.int32)}, force=True)
+    return steps, target
+
+
+def load_averaged(workdir: Path, exp: ExperimentConfig) -> tuple[Any, str]:
+    path = workdir.absolute() / AVERAGED
+    if not path.exists():
+        raise ConfigError(f"{workdir} has no averaged parameters; run jaxformer average --workdir {workdir} --last N")
+    from jaxformer import functional
+    with ocp.StandardCheckpointer() as loader:
+        meta = loader.metadata(path)
+        steps_shape = meta.item_metadata.tree["steps"].shape if hasattr(meta, "item_metadata") else None
+        abstract = {"params": jax.eval_shape(lambda: functional.init(exp.model, jax.random.key(0))),
+                    "steps": jax.ShapeDtypeStruct(steps_shape or (0,), jnp.int32)}
+        out = loader.restore(path, abstract)
+    return out["params"], f"average of steps {np.asarray(out['steps']).tolist()}"
