@@ -131,3 +131,31 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     seqs = jnp.concatenate([s["fin_seq"], s["alive_seq"]], axis=1)
     best, pick = jax.lax.top_k(score, K)
     return _gather_beams(seqs, pick), best
+
+
+@functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id", "top_k"))
+def sample(params, src: Array, rng: Array, *, config: ModelConfig, temperature: float = 1.0, top_k: int = 0,
+           max_len: int = 0, eos_id: int = EOS_ID) -> Array:
+    """Ancestral sampling with temperature and optional top-k: src [B, S] -> tokens [B, L].
+
+    Deterministic in `rng`; temperature -> 0 approaches greedy.
+    """
+    length = max_output_length(src.shape[1], max_len)
+    batch = src.shape[0]
+    memory, valid = jf.encode(params, src, config=config)
+    cache = jf.init_cache(config, batch, length)
+
+    def body(carry):
+        i, cache, prev, out, done = carry
+        logits, cache = jf.decode_step(params, cache, prev, memory, valid, config=config)
+        logits = no_pad(logits, config) / jnp.maximum(temperature, 1e-6)
+        if top_k > 0:
+            kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+            logits = jnp.where(logits < kth, -jnp.inf, logits)
+        token = jax.random.categorical(jax.random.fold_in(rng, i), logits).astype(jnp.int32)
+        token = jnp.where(done, config.pad_id, token)
+        return i + 1, cache, token, out.at[:, i].set(token), done | (token == eos_id)
+
+    carry = (jnp.zeros((), jnp.int32), cache, jnp.full((batch,), config.pad_id, jnp.int32),
+             jnp.zeros((batch, length), jnp.int32), jnp.zeros((batch,), bool))
+    return jax.lax.while_loop(lambda c: (c[0] < length) & ~jnp.all(c[4]), body, carry)[3]

@@ -92,3 +92,15 @@ def test_sharded_beam_search_equals_one_device():
         tokens, scores = run(jax.device_put(PARAMS, p_shard), src)
     np.testing.assert_array_equal(tokens, ref_tokens)
     np.testing.assert_allclose(scores, ref_scores, rtol=1e-5)
+
+
+def test_sampling_is_deterministic_in_its_key_and_respects_top_k():
+    a = decode.sample(PARAMS, SRC, jax.random.key(0), config=CFG, max_len=6)
+    b = decode.sample(PARAMS, SRC, jax.random.key(0), config=CFG, max_len=6)
+    np.testing.assert_array_equal(a, b)
+    draws = [decode.sample(PARAMS, SRC, jax.random.key(k), config=CFG, max_len=6) for k in range(8)]
+    assert len({np.asarray(d).tobytes() for d in draws}) > 1
+    cold = decode.sample(PARAMS, SRC, jax.random.key(3), config=CFG, temperature=1e-4, max_len=6)
+    np.testing.assert_array_equal(cold, decode.greedy(PARAMS, SRC, config=CFG, max_len=6))
+    top1 = decode.sample(PARAMS, SRC, jax.random.key(5), config=CFG, top_k=1, max_len=6)
+    np.testing.assert_array_equal(top1, decode.greedy(PARAMS, SRC, config=CFG, max_len=6))
