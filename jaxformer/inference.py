@@ -95,7 +95,7 @@ def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path
     """Averages the parameters of the last `last` checkpoints (the paper: 5 for base, 20 for big)
     and saves them as `workdir/averaged`, which every command can load with --checkpoint averaged."""
     workdir = Path(workdir).absolute()
-    exp = checkpoint.read_config(workdir)
+    checkpoint.read_config(workdir)  # a clear error if this is not a training workdir
     ckpt = checkpoint.Checkpoints(workdir, best_metric=None, async_save=False)
     steps = ckpt.all_steps()[-last:]
     ckpt.close()

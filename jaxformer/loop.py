@@ -8,7 +8,6 @@ SIGTERM (preemption) makes a final save before exit.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import signal
 import time

@@ -128,7 +128,7 @@ def train_step(state: TrainState, batch: Batch, exp: ExperimentConfig) -> tuple[
         ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
     metrics = losses.summarize(sums)
     metrics["learning_rate"] = learning_rate(exp.train, exp.model.d_model)(state.step)
-    metrics["grad_norm"] = optax.global_norm(grads)
+    metrics["grad_norm"] = optax.tree.norm(grads)
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema=ema)
     return new, metrics
 

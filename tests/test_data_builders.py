@@ -104,3 +104,17 @@ def test_wmt_reads_through_tfds_data_source_with_mock_data(tmp_path):
         assert len(sources["train"]) == 7
         ex = sources["validation"][3]
         assert set(ex) == {"en", "fr"} and isinstance(ex["en"], (str, bytes))
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+@pytest.mark.skipif(not (SHARED / "multi30k").is_dir(), reason="../shared/corpora is absent")
+def test_multi30k_from_the_shared_corpora(tmp_path):
+    m = SHARED / "multi30k"
+    files = {"train": [str(m / "train")], "validation": [str(m / "val")], "test": [str(m / "test_2016_flickr")]}
+    sources, skipped = builders.parallel_text("multi30k", tmp_path, source_lang="en", target_lang="de", files=files)
+    assert {k: len(v) for k, v in sources.items()} == {"train": 29000, "validation": 1014, "test": 1000}
+    assert skipped["train"] == {"empty": 0, "too_long": 0}
+    first = min((sources["test"][i] for i in range(1000)), key=lambda ex: ex["index"])
+    assert first["de"].decode() == (m / "test_2016_flickr.de").read_text(encoding="utf-8").splitlines()[0]

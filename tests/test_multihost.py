@@ -24,6 +24,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # three training runs, two of them fresh processes: about 2 minutes on 2 cores
 def test_two_processes_equal_one_process_with_eight_devices(config_file, tmp_path):  # noqa: F811
     exp = apply_overrides(load_experiment(str(config_file), []), OVERRIDES)
     reference = loop.run(exp, tmp_path / "single", log=lambda *a, **k: None)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import grain
