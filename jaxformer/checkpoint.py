@@ -150,10 +150,10 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0][:200] if text else ""
 
 
-def load_model_params(workdir: str | os.PathLike, step: int | None = None, *, ema: bool = False
-                      ) -> tuple[ModelConfig, Any, int]:
+def load_model_params(workdir: str | os.PathLike, step: int | None = None, *, ema: bool = False,
+                      mesh=None) -> tuple[ModelConfig, Any, int]:
     """(model config, params, step) from a workdir: the latest (or `step`) checkpoint, for the
-    translate / evaluate / average commands."""
+    translate / evaluate / average commands; with `mesh`, restored sharded by the run's rules."""
     exp = read_config(workdir)
     ckpt = Checkpoints(workdir, best_metric=None, async_save=False)
     step = ckpt.latest_step() if step is None else step
@@ -161,6 +161,9 @@ def load_model_params(workdir: str | os.PathLike, step: int | None = None, *, em
         raise ConfigError(f"{workdir} has no checkpoint yet; train first (jaxformer train --workdir {workdir})")
     from jaxformer import train  # here to keep imports light for the config-only helpers above
     shapes = jax.eval_shape(lambda: train.init_state(exp))
+    if mesh is not None:
+        shapes = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes,
+                              train.state_shardings(exp, mesh))
     state, _ = ckpt.restore(step, shapes)
     ckpt.close()
     params = state.ema if ema and state.ema is not None else state.params

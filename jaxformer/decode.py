@@ -13,6 +13,7 @@ import jax.numpy as jnp
 
 import jaxformer as jf
 from jaxformer.config import ModelConfig
+from jaxformer.sharding import constrain
 from jaxformer.data.tokenizer import EOS_ID
 
 Array = jax.Array
@@ -121,8 +122,13 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
         all_score = jnp.concatenate([s["fin_score"], new_score], axis=1)
         all_seq = jnp.concatenate([s["fin_seq"], seq], axis=1)
         fin_score, pick = jax.lax.top_k(all_score, K)
-        return dict(i=i + 1, cache=cache, alive_seq=alive_seq, alive_logp=alive_logp,
-                    last=_gather_beams(token, keep), fin_seq=_gather_beams(all_seq, pick), fin_score=fin_score)
+        # Beam state is laid out like every activation: examples over the batch axes of the mesh.
+        return dict(i=i + 1, cache={"index": cache["index"],
+                                    **{k: constrain(cache[k], jf.CACHE_AXES[k]) for k in ("k", "v")}},
+                    alive_seq=constrain(alive_seq, ("batch", None, "length")),
+                    alive_logp=constrain(alive_logp, ("batch", None)), last=constrain(_gather_beams(token, keep), ("batch", None)),
+                    fin_seq=constrain(_gather_beams(all_seq, pick), ("batch", None, "length")),
+                    fin_score=constrain(fin_score, ("batch", None)))
 
     s = jax.lax.while_loop(cond, body, state)
     # Complete examples that finished fewer than K hypotheses with the alive ones.

@@ -95,7 +95,12 @@ def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path
     """Averages the parameters of the last `last` checkpoints (the paper: 5 for base, 20 for big)
     and saves them as `workdir/averaged`, which every command can load with --checkpoint averaged."""
     workdir = Path(workdir).absolute()
-    checkpoint.read_config(workdir)  # a clear error if this is not a training workdir
+    exp = checkpoint.read_config(workdir)
+    from jaxformer import sharding
+    try:  # sum sharded by the run's rules where its mesh fits these devices, else on one device
+        mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
+    except ConfigError:
+        mesh = None
     ckpt = checkpoint.Checkpoints(workdir, best_metric=None, async_save=False)
     steps = ckpt.all_steps()[-last:]
     ckpt.close()
@@ -104,7 +109,7 @@ def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path
                           "Keep more with train.keep_checkpoints")
     total = None
     for step in steps:
-        _, params, _ = checkpoint.load_model_params(workdir, step)
+        _, params, _ = checkpoint.load_model_params(workdir, step, mesh=mesh)
         total = params if total is None else jax.tree.map(jnp.add, total, params)
     mean = jax.tree.map(lambda x: x / len(steps), total)
     target = workdir / AVERAGED
