@@ -32,7 +32,8 @@ def get_config():
                         data_dir=d + "/data", tokenizer=TokenizerConfig(vocab_size=43, model_type="word"),
                         max_length=16, batch_size=8, pack_length=32, eval_batch_size=16),
         train=TrainConfig(num_steps=12, schedule="constant", peak_learning_rate=3e-3, log_every=1,
-                          eval_every=1000, checkpoint_every=3, eval_bleu_examples=8),
+                          eval_every=1000, checkpoint_every=3, eval_bleu_examples=8, test_beam_size=2,
+                          profile_steps=(2, 4)),
         mesh=MeshConfig(data=-1))
 '''
 
@@ -83,6 +84,8 @@ def test_workdir_is_self_describing(uninterrupted):
     assert checkpoint.Checkpoints(workdir).all_steps()[-1] == 12
     assert checkpoint.read_config(workdir).train.num_steps == 12
     assert sorted(train_losses(workdir)) == list(range(1, 13))
+    assert list((workdir / "profile").rglob("*.xplane.pb"))  # the requested profiler trace
+    assert result["test"]["beam_size"] == 2 and "tok_bleu" in result["test"]
 
 
 def test_interrupted_and_resumed_run_equals_uninterrupted(config_file, uninterrupted, tmp_path):
