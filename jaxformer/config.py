@@ -181,6 +181,7 @@ class TrainConfig:
     """The optimiser and the loop (section 5.3 and 5.4)."""
 
     num_steps: int = 100_000
+    max_train_seconds: float = 0.0  # > 0: also stop after this much training time (a time budget)
     # "rsqrt": the paper's d_model^-0.5 * min(step^-0.5, step * warmup^-1.5), times learning_rate_scale.
     # "linear_rsqrt": linear warmup to peak_learning_rate, then peak * sqrt(warmup / step).
     schedule: str = "rsqrt"

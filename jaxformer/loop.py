@@ -176,12 +176,22 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 writer.write(step, "eval", shown)
                 say(f"eval {step}: loss {last_eval['loss']:.3f}  ppl {last_eval['perplexity']:.2f}"
                     + (f"  BLEU {last_eval['bleu']:.2f}  chrF {last_eval['chrf']:.2f}" if "bleu" in last_eval else ""))
+            out_of_time = 0 < exp.train.max_train_seconds <= time.perf_counter() - t0
+            if out_of_time and not is_eval:  # the time budget ends the run like its last step
+                last_eval = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.eval_split,
+                                           bleu_examples=exp.train.eval_bleu_examples)
+                writer.write(step, "eval", {k: v for k, v in last_eval.items() if k != "examples"})
+                is_eval = True
             stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
-            if is_eval or step % exp.train.checkpoint_every == 0 or stopping:
+            if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
                 ckpt.save(step, state, train_it.get_state(),
                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
             if is_eval or step % exp.train.checkpoint_every == 0:
                 progress.pause_done(step)
+            if out_of_time:
+                say(f"time budget of {exp.train.max_train_seconds:.0f}s reached at step {step}")
+                total = step
+                break
             if stopping:
                 say(f"stopping at step {step} ({'SIGTERM' if preempted.flag else 'stop_after'}); checkpoint saved")
                 break

@@ -174,3 +174,11 @@ def test_corrupt_checkpoint_gets_a_clear_error_and_is_left_intact(config_file, u
     with pytest.raises(ConfigError, match=r"checkpoint .*/12 (cannot be read|has no readable metadata)"):
         loop.run(load_experiment(str(config_file), []), workdir, log=lambda *a, **k: None)
     assert tree_digest(workdir / "checkpoints") == before
+
+
+def test_time_budget_ends_the_run_with_evaluation_and_test(config_file, tmp_path):
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["train.num_steps=1000", "train.max_train_seconds=0.001", "train.test_beam_size=1"])
+    result = loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert result["step"] == 1 and "bleu" in result["eval"] and "bleu" in result["test"]
+    assert checkpoint.Checkpoints(tmp_path).latest_step() == 1
