@@ -100,7 +100,11 @@ def load_experiment(path: str | None, overrides: list[str] | None):
             raise ConfigError(f"config file {path} does not exist; see experiments/ for examples")
         spec = importlib.util.spec_from_file_location(f"jaxformer_experiment_{file.stem}", file)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(file.parent.absolute()))  # configs may import their neighbours
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.pop(0)
         if not hasattr(module, "get_config"):
             raise ConfigError(f"{path} defines no get_config(); it must return an ExperimentConfig")
         exp = module.get_config()
