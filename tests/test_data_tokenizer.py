@@ -23,6 +23,7 @@ def test_round_trip_with_eos_and_special_ids(tmp_path):
     assert tok.decode(ids) == "the red cat sees two small dogs ."
     assert tok.decode(list(ids) + [PAD_ID, 7, 8]) == "the red cat sees two small dogs ."  # stops at EOS
     assert tok.vocab_size == 60
+    assert "".join(tok.pieces(ids[:-1])).replace("\u2581", " ").strip() == "the red cat sees two small dogs ."
     assert [list(x) for x in tok.encode_batch(["the cat", "die Katze"])] == [list(tok.encode("the cat")), list(tok.encode("die Katze"))]
 
 

@@ -52,6 +52,10 @@ class Tokenizer:
                 out.append(i)
         return self._sp.decode(out)
 
+    def pieces(self, ids: Iterable[int]) -> list[str]:
+        """The sentencepiece strings of `ids` (for labelling plots and debugging)."""
+        return [self._sp.id_to_piece(int(i)) for i in ids]
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
         path = Path(path)
