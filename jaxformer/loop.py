@@ -22,6 +22,7 @@ from jax.experimental import multihost_utils
 from jaxformer import checkpoint, decode, evaluate, sharding, train
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
+from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
 
 MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
@@ -35,8 +36,18 @@ def global_batch(batch: dict[str, np.ndarray], mesh, rules, fields=MODEL_FIELDS)
         if k in batch:
             local = np.asarray(batch[k])
             shape = (local.shape[0] * jax.process_count(), *local.shape[1:])
+            split = _batch_ways(mesh, rules)
+            if shape[0] % split:
+                raise ConfigError(f"a batch of {shape[0]} rows cannot be split over the {split} devices of the "
+                                  "mesh's batch axes; make data.batch_size (or the bucket rows) a multiple of it")
             out[k] = jax.make_array_from_process_local_data(sharding.batch_sharding(mesh, rules, local.ndim), local, shape)
     return out
+
+
+def _batch_ways(mesh, rules) -> int:
+    """Into how many parts the batch axis is split: the product of the mesh axes it maps to."""
+    spec = sharding.logical_to_spec(("batch",), rules)[0] or ()
+    return int(np.prod([mesh.shape[a] for a in ((spec,) if isinstance(spec, str) else spec)]))
 
 
 class _Preempted:
@@ -89,7 +100,6 @@ def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: s
         s = eval_step(state.params, global_batch(b, mesh, exp.mesh.rules, ("inputs", "targets")))
         for k in sums:
             sums[k] += float(s[k])
-    from jaxformer.losses import summarize
     out: dict[str, Any] = {k: float(v) for k, v in summarize({k: jnp.asarray(v) for k, v in sums.items()}).items()}
     if bleu_examples != 0:
         small = pipeline.eval_set(prep, split, limit=bleu_examples, process_index=p, process_count=n)

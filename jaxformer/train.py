@@ -103,7 +103,12 @@ def train_step(state: TrainState, batch: Batch, exp: ExperimentConfig) -> tuple[
     """One update on a global batch [B, L] (all fields int32)."""
     k = exp.train.grad_accum_steps
     rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-    grad_fn = jax.grad(lambda p, b, r: (lambda s: (s["loss"], s))(loss_sums(p, b, exp, rng=r)), has_aux=True)
+
+    def objective(params, mb, key):  # the summed smoothed loss, with all statistics as aux
+        sums = loss_sums(params, mb, exp, rng=key)
+        return sums["loss"], sums
+
+    grad_fn = jax.grad(objective, has_aux=True)
 
     def micro(carry, inputs):
         grads, sums = carry

@@ -182,3 +182,9 @@ def test_time_budget_ends_the_run_with_evaluation_and_test(config_file, tmp_path
     result = loop.run(exp, tmp_path, log=lambda *a, **k: None)
     assert result["step"] == 1 and "bleu" in result["eval"] and "bleu" in result["test"]
     assert checkpoint.Checkpoints(tmp_path).latest_step() == 1
+
+
+def test_batch_not_divisible_by_the_mesh_is_a_clear_error(config_file, tmp_path):
+    exp = apply_overrides(load_experiment(str(config_file), []), ["data.batch_size=12"])
+    with pytest.raises(ConfigError, match="a batch of 12 rows cannot be split over the 8 devices"):
+        loop.run(exp, tmp_path, log=lambda *a, **k: None)
