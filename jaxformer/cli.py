@@ -135,17 +135,9 @@ def _train(args: argparse.Namespace) -> None:
 
 def _read_lines(path: str | None, what: str) -> list[str]:
     """Lines of a file (or stdin for None / "-"); non-UTF-8 input is a one-line error."""
+    from jaxformer.data.text import decode_lines
     data = sys.stdin.buffer.read() if path in (None, "-") else _read_bytes(path, what)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{what} line {line} is not valid UTF-8 (byte 0x{data[e.start]:02x}); "
-                          "convert it, e.g. iconv -f latin1 -t utf-8") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.rstrip("\r") for line in lines]
+    return decode_lines(data, what)
 
 
 def _read_bytes(path: str, what: str) -> bytes:
@@ -190,9 +182,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         from jaxformer.data import pipeline
         prep = pipeline.prepare(exp.data, log=lambda msg: print(msg, file=sys.stderr))
         split = args.split or exp.data.test_split
-        n = len(prep.source(split))
-        rows = sorted((prep.pair(split, i) for i in range(n)), key=lambda r: r[2])
-        sources, references, name = [r[0] for r in rows], [r[1] for r in rows], split
+        (sources, references), name = pipeline.split_texts(prep, split), split
     hyps = translator.translate(sources)
     result = evaluate.scores(hyps, references, target_lang=exp.data.target_lang)
     result.update(sentences=len(hyps), checkpoint=translator.source, beam_size=translator.beam_size,

@@ -15,6 +15,7 @@ import orbax.checkpoint as ocp
 
 from jaxformer import checkpoint, decode
 from jaxformer.config import ConfigError, ExperimentConfig
+from jaxformer.data.pipeline import padded_width
 from jaxformer.data.tokenizer import EOS_ID, Tokenizer
 
 AVERAGED = "averaged"
@@ -44,7 +45,7 @@ class Translator:
         todo = sorted((i for i, x in enumerate(ids) if x is not None), key=lambda i: len(ids[i]))
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start:start + self.batch_size]
-            width = _bucket(max(len(ids[i]) for i in chunk))
+            width = padded_width(max(len(ids[i]) for i in chunk))
             src = np.zeros((self.batch_size, width), np.int32)  # fixed batch: one compile per width
             for r, i in enumerate(chunk):
                 src[r, :len(ids[i])] = ids[i]
@@ -58,10 +59,6 @@ class Translator:
             for r, i in enumerate(chunk):
                 out[i] = self.tokenizer.decode(best[r])
         return out
-
-
-def _bucket(n: int) -> int:
-    return max(16, -(-n // 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
 
 
 def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator:

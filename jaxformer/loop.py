@@ -91,10 +91,21 @@ def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tok
 
 
 def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: str, *,
-                   bleu_examples: int | None, beam_size: int = 1) -> dict[str, Any]:
-    """Validation loss over the whole split, and BLEU / chrF over its first `bleu_examples`."""
-    p, n = jax.process_index(), jax.process_count()
-    ev = pipeline.eval_set(prep, split, process_index=p, process_count=n)
+                   bleu_examples: int | None, beam_size: int = 1,
+                   sets: dict[tuple[str, int | None], pipeline.EvalSet] | None = None) -> dict[str, Any]:
+    """Validation loss over the whole split, and BLEU / chrF over its first `bleu_examples`.
+
+    `sets` memoises the tokenized batches across calls: a split is read and tokenized once a run.
+    """
+    sets = {} if sets is None else sets
+
+    def eval_set(limit: int | None) -> pipeline.EvalSet:
+        if (split, limit) not in sets:
+            sets[(split, limit)] = pipeline.eval_set(prep, split, limit=limit, process_index=jax.process_index(),
+                                                     process_count=jax.process_count())
+        return sets[(split, limit)]
+
+    ev = eval_set(None)
     sums = {"loss": 0.0, "nll": 0.0, "correct": 0.0, "tokens": 0.0}
     for b in ev.batches:
         s = eval_step(state.params, global_batch(b, mesh, exp.mesh.rules, ("inputs", "targets")))
@@ -102,7 +113,7 @@ def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: s
             sums[k] += float(s[k])
     out: dict[str, Any] = {k: float(v) for k, v in summarize({k: jnp.asarray(v) for k, v in sums.items()}).items()}
     if bleu_examples != 0:
-        small = pipeline.eval_set(prep, split, limit=bleu_examples, process_index=p, process_count=n)
+        small = eval_set(bleu_examples)
         hyps = translate_set(state.params, small, exp, mesh, prep.tokenizer, beam_size)
         out.update(evaluate.scores(hyps, small.references, target_lang=exp.data.target_lang if beam_size > 1 else None))
         out["beam_size"] = beam_size
@@ -159,6 +170,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     total = exp.train.num_steps
     progress = Progress(total, start, print_fn=say)
     last_eval: dict[str, Any] = {}
+    eval_sets: dict[tuple[str, int | None], pipeline.EvalSet] = {}
     t0 = time.perf_counter()
     step = start
     with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted:
@@ -181,7 +193,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             is_eval = step % exp.train.eval_every == 0 or step == total
             if is_eval:
                 last_eval = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.eval_split,
-                                           bleu_examples=exp.train.eval_bleu_examples)
+                                           bleu_examples=exp.train.eval_bleu_examples, sets=eval_sets)
                 shown = {k: v for k, v in last_eval.items() if k != "examples"}
                 writer.write(step, "eval", shown)
                 say(f"eval {step}: loss {last_eval['loss']:.3f}  ppl {last_eval['perplexity']:.2f}"
@@ -189,7 +201,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             out_of_time = 0 < exp.train.max_train_seconds <= time.perf_counter() - t0
             if out_of_time and not is_eval:  # the time budget ends the run like its last step
                 last_eval = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.eval_split,
-                                           bleu_examples=exp.train.eval_bleu_examples)
+                                           bleu_examples=exp.train.eval_bleu_examples, sets=eval_sets)
                 writer.write(step, "eval", {k: v for k, v in last_eval.items() if k != "examples"})
                 is_eval = True
             stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
@@ -210,7 +222,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": last_eval}
     if step >= total and exp.data.test_split in prep.sources:
         test = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.test_split, bleu_examples=None,
-                              beam_size=exp.train.test_beam_size)
+                              beam_size=exp.train.test_beam_size, sets=eval_sets)
         writer.write(step, "test", {k: v for k, v in test.items() if k != "examples"})
         result["test"] = test
         say(f"test ({exp.data.test_split}, {test['sentences']} sentences, beam {test['beam_size']}): "

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxformer.config import ConfigError
+from jaxformer.data.text import decode_lines
 
 SPLITS = ("train", "validation", "test")
 
@@ -85,17 +86,7 @@ def _split_names(cfg: ParallelTextConfig) -> list[str]:
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise ConfigError(f"missing file {path}; parallel files are named <prefix>.<lang>, check the prefix and languages")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{path} line {line} is not valid UTF-8 (byte 0x{data[e.start]:02x}); "
-                          f"convert the file, e.g. iconv -f latin1 -t utf-8") from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()  # the final newline
-    return [line.rstrip("\r") for line in lines]
+    return decode_lines(path.read_bytes(), str(path))
 
 
 def _read_split(cfg: ParallelTextConfig, split: str) -> tuple[list[tuple[int, str, str]], dict[str, int]]:

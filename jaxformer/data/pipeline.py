@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxformer.config import ConfigError, DataConfig
 from jaxformer.data import batching, builders
-from jaxformer.data.tokenizer import EOS_ID, Tokenizer, train_or_load
+from jaxformer.data.tokenizer import Tokenizer, train_or_load
 
 
 def text(value: Any) -> str:
@@ -222,6 +222,12 @@ class EvalSet:
     batches: list[dict[str, np.ndarray]]  # each: inputs [B, S], targets [B, T], index [B], valid [B]
 
 
+def split_texts(prep: Prepared, split: str, limit: int | None = None) -> tuple[list[str], list[str]]:
+    """(sources, references) of `split` in original line order (its first `limit` lines)."""
+    rows = sorted((prep.pair(split, i) for i in range(len(prep.source(split)))), key=lambda r: r[2])[:limit]
+    return [r[0] for r in rows], [r[1] for r in rows]
+
+
 def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit: int | None = None,
              process_index: int = 0, process_count: int = 1) -> EvalSet:
     """All of `split` (or its first `limit` examples, by original line order): nothing filtered.
@@ -231,21 +237,17 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
     With several processes, each gets the same number of batches holding its own rows.
     """
     cfg, tok = prep.config, prep.tokenizer
-    source = prep.source(split)
-    rows = sorted((prep.pair(split, i) for i in range(len(source))), key=lambda r: r[2])
-    if limit is not None:
-        rows = rows[:limit]
-    srcs, refs = [r[0] for r in rows], [r[1] for r in rows]
+    srcs, refs = split_texts(prep, split, limit)
     batch_size = _check_divisible(batch_size or cfg.eval_batch_size, process_count, "eval_batch_size")
     ids_src, ids_tgt = tok.encode_batch(srcs), tok.encode_batch(refs)
-    order = sorted(range(len(rows)), key=lambda i: (len(ids_src[i]), i))
+    order = sorted(range(len(srcs)), key=lambda i: (len(ids_src[i]), i))
     per_batch = batch_size * process_count
     batches = []
     for start in range(0, len(order), per_batch):
         chunk = order[start:start + per_batch]
         mine = chunk[process_index::process_count]
-        width_s = _width(max(len(ids_src[i]) for i in chunk))
-        width_t = _width(max(len(ids_tgt[i]) for i in chunk))
+        width_s = padded_width(max(len(ids_src[i]) for i in chunk))
+        width_t = padded_width(max(len(ids_tgt[i]) for i in chunk))
         b = {"inputs": np.zeros((batch_size, width_s), np.int32), "targets": np.zeros((batch_size, width_t), np.int32),
              "index": np.full((batch_size,), -1, np.int32), "valid": np.zeros((batch_size,), bool)}
         for r, i in enumerate(mine):
@@ -256,11 +258,6 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
     return EvalSet(srcs, refs, batches)
 
 
-def _width(n: int) -> int:
-    """Padded width: a multiple of 16 up to 64, then the next power of two."""
+def padded_width(n: int) -> int:
+    """Padded width for decoding batches: a multiple of 16 up to 64, then the next power of two."""
     return max(16, math.ceil(n / 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
-
-
-def encode_texts(tok: Tokenizer, texts: list[str]) -> list[np.ndarray]:
-    """Source texts -> id arrays ending with EOS (for translation of arbitrary input)."""
-    return [x if len(x) else np.asarray([EOS_ID], np.int32) for x in tok.encode_batch(texts)]
