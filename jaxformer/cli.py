@@ -11,6 +11,7 @@ import sys
 import time
 
 from jaxformer.config import ConfigError
+from jaxformer.hostmem import keep_host_buffers
 
 
 def _smoke(args: argparse.Namespace) -> None:
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     smoke.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="dotted override, e.g. --set model.norm=pre --set learning_rate=1e-3")
     args = parser.parse_args(argv)
+    keep_host_buffers()  # before JAX starts its CPU backend
     from absl import logging as absl_logging
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:

@@ -8,6 +8,7 @@ SIGTERM (preemption) makes a final save before exit.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import time
@@ -22,6 +23,7 @@ from jax.experimental import multihost_utils
 from jaxformer import checkpoint, decode, evaluate, sharding, train
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
+from jaxformer.data.prefetch import Prefetch
 from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
 
@@ -150,7 +152,8 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
     step_fn, eval_step, shard = train.compile_steps(exp, mesh)
     ckpt = checkpoint.Checkpoints(workdir, keep=exp.train.keep_checkpoints, best_metric=exp.train.best_metric or None)
-    train_it = iter(pipeline.train_batches(prep, process_index=jax.process_index(), process_count=jax.process_count()))
+    train_it = Prefetch(iter(pipeline.train_batches(prep, process_index=jax.process_index(),
+                                                    process_count=jax.process_count())))
     writer = MetricWriter(workdir, enabled=main)
 
     start = ckpt.latest_step()
@@ -173,7 +176,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     eval_sets: dict[tuple[str, int | None], pipeline.EvalSet] = {}
     t0 = time.perf_counter()
     step = start
-    with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted:
+    with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted, contextlib.closing(train_it):
         profile = exp.train.profile_steps
         while step < total:
             if profile and step == profile[0] and main:
