@@ -62,7 +62,8 @@ def dot_product_attention(
     `jax.nn.dot_product_attention` (cuDNN flash attention on GPU); "reference", attention
     dropout and `return_weights` use the explicit formula, which also returns weights [B, N, T, S].
     """
-    explicit = implementation == "reference" or return_weights or (dropout_rate > 0 and dropout_key is not None)
+    explicit = (implementation == "reference" or return_weights or (dropout_rate > 0 and dropout_key is not None)
+                or q.shape[-1] != v.shape[-1])  # d_k != d_v: jax.nn.dot_product_attention wants one width
     if not explicit:
         if implementation == "cudnn" and jax.default_backend() != "gpu":
             raise ConfigError(f"attention_impl='cudnn' needs a CUDA GPU but the backend is "
@@ -94,9 +95,9 @@ class MultiHeadAttention(nnx.Module):
         d, n, h = config.d_model, config.num_heads, config.d_head
         zeros = jax.nn.initializers.zeros
         proj = xavier(in_axis=0, out_axis=(1, 2))
-        for name in ("query", "key", "value"):
-            setattr(self, name, param(rngs.params(), proj, (d, n, h), ("embed", "heads", "kv")))
-            setattr(self, name + "_bias", param(rngs.params(), zeros, (n, h), ("heads", "kv")))
+        for name, width in (("query", config.d_key), ("key", config.d_key), ("value", h)):
+            setattr(self, name, param(rngs.params(), proj, (d, n, width), ("embed", "heads", "kv")))
+            setattr(self, name + "_bias", param(rngs.params(), zeros, (n, width), ("heads", "kv")))
         self.out = param(rngs.params(), xavier(in_axis=(0, 1), out_axis=2), (n, h, d), ("heads", "kv", "embed"))
         self.out_bias = param(rngs.params(), zeros, (d,), ("embed",))
 

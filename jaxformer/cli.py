@@ -134,6 +134,18 @@ def _train(args: argparse.Namespace) -> None:
     loop.run(exp, args.workdir)
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    """Builds the dataset, tokenizer and length cache once (what `train` would do first), so that
+    a cluster can copy one prepared data folder to every host."""
+    from jaxformer.data import pipeline
+
+    exp = load_experiment(args.config, args.set)
+    prep = pipeline.prepare(exp.data)
+    sizes = ", ".join(f"{name} {len(src):,}" for name, src in prep.sources.items())
+    print(f"prepared {exp.data.dataset} ({sizes} pairs; {len(prep.train_keep):,} training pairs within "
+          f"max_length={exp.data.max_length}) and its tokenizer in {prep.directory}")
+
+
 def _read_lines(path: str | None, what: str) -> list[str]:
     """Lines of a file (or stdin for None / "-"); non-UTF-8 input is a one-line error."""
     from jaxformer.data.text import decode_lines
@@ -227,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--num-processes", type=int, default=None)
     tr.add_argument("--process-id", type=int, default=None)
     tr.add_argument("--distributed", action="store_true", help="jax.distributed.initialize() from the environment (Cloud TPU)")
+    pr = sub.add_parser("prepare", help="build the dataset and tokenizer of an experiment once (no training)")
+    pr.add_argument("--config", help="experiments/NAME.py (default: the embedded default)")
+    pr.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override, e.g. --set data.data_dir=/data")
     tl = sub.add_parser("translate", help="translate lines from stdin or a file, in input order")
     _add_decoding_flags(tl)
     tl.add_argument("--input", help="source file (default: stdin)")
@@ -250,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:
         {"smoke": _smoke, "train": _train, "translate": _translate, "evaluate": _evaluate,
-         "average": _average}[args.command](args)
+         "average": _average, "prepare": _prepare}[args.command](args)
     except ConfigError as e:
         print(f"jaxformer: error: {e}", file=sys.stderr)
         return 2

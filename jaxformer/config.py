@@ -34,7 +34,8 @@ class ModelConfig:
     d_model: int = 512  # D
     d_ff: int = 2048  # F
     num_heads: int = 8  # N
-    head_dim: int | None = None  # H = d_k = d_v; None means d_model // num_heads
+    head_dim: int | None = None  # H = d_v (and d_k unless key_dim); None means d_model // num_heads
+    key_dim: int | None = None  # d_k of queries and keys when it differs from d_v (Table 3, row B)
     num_encoder_layers: int = 6
     num_decoder_layers: int = 6
     # Section 5.4: dropout on every sub-layer output and on embeddings + positions.
@@ -78,16 +79,27 @@ class ModelConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 problems.append(f"{name}={getattr(self, name)!r} is not one of {allowed}")
+        for name in ("head_dim", "key_dim"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                problems.append(f"{name}={getattr(self, name)} must be positive (or None)")
         for name in ("vocab_size", "d_model", "d_ff", "num_heads", "max_len"):
             if getattr(self, name) <= 0:
                 problems.append(f"{name}={getattr(self, name)} must be positive")
+        if self.attention_impl == "cudnn" and self.dtype == "float32":
+            problems.append("attention_impl='cudnn' needs dtype='bfloat16' (cuDNN flash attention has no "
+                            "float32 kernel); set model.dtype=bfloat16 or use attention_impl='xla'")
         if problems:
             raise ConfigError("invalid ModelConfig: " + "; ".join(problems))
 
     @property
     def d_head(self) -> int:
-        """H, the per-head width d_k = d_v."""
+        """H, the per-head width of values (d_v), and of queries and keys unless key_dim is set."""
         return self.head_dim if self.head_dim is not None else self.d_model // self.num_heads
+
+    @property
+    def d_key(self) -> int:
+        """d_k, the per-head width of queries and keys."""
+        return self.key_dim if self.key_dim is not None else self.d_head
 
     @property
     def has_encoder(self) -> bool:

@@ -119,10 +119,10 @@ def encode(params: Params, src: Array, *, config: ModelConfig, src_segments: Arr
 
 @functools.partial(jax.jit, static_argnames=("config", "batch_size", "max_len"))
 def init_cache(config: ModelConfig, batch_size: int, max_len: int) -> Cache:
-    """An empty decoding cache: {"index": int32[], "k", "v": [L, B, max_len, N, H]}."""
-    shape = (config.num_decoder_layers, batch_size, max_len, config.num_heads, config.d_head)
-    zeros = jnp.zeros(shape, dtype_of(config))
-    return {"index": jnp.zeros((), jnp.int32), "k": zeros, "v": zeros}
+    """An empty decoding cache: {"index": int32[], "k": [L, B, max_len, N, d_k], "v": [L, B, max_len, N, H]}."""
+    shape = (config.num_decoder_layers, batch_size, max_len, config.num_heads)
+    return {"index": jnp.zeros((), jnp.int32), "k": jnp.zeros((*shape, config.d_key), dtype_of(config)),
+            "v": jnp.zeros((*shape, config.d_head), dtype_of(config))}
 
 
 CACHE_AXES = {"index": (), "k": ("layers", "batch", "length", "heads", "kv"),

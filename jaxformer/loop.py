@@ -9,6 +9,7 @@ SIGTERM (preemption) makes a final save before exit.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import time
@@ -50,6 +51,28 @@ def _batch_ways(mesh, rules) -> int:
     """Into how many parts the batch axis is split: the product of the mesh axes it maps to."""
     spec = sharding.logical_to_spec(("batch",), rules)[0] or ()
     return int(np.prod([mesh.shape[a] for a in ((spec,) if isinstance(spec, str) else spec)]))
+
+
+def gather_data_states(state: dict[str, Any]) -> dict[str, Any]:
+    """Every process's data iterator state in one dict (Orbax writes the JSON item from process 0
+    only): {"processes": [state of process 0, state of process 1, ...]} with several processes."""
+    if jax.process_count() == 1:
+        return state
+    raw = np.frombuffer(json.dumps(state).encode(), np.uint8)
+    size = int(np.max(multihost_utils.process_allgather(np.asarray([raw.size], np.int64))))
+    padded = np.zeros(size, np.uint8)
+    padded[: raw.size] = raw
+    rows = multihost_utils.process_allgather(padded)  # [processes, size]
+    return {"processes": [json.loads(bytes(r).rstrip(b"\0").decode()) for r in np.asarray(rows)]}
+
+
+def own_data_state(saved: dict[str, Any]) -> dict[str, Any]:
+    """This process's part of a state written by `gather_data_states`."""
+    states = saved["processes"] if "processes" in saved else [saved]
+    if len(states) != jax.process_count():
+        raise ConfigError(f"the checkpoint holds the data positions of {len(states)} processes but this run has "
+                          f"{jax.process_count()}; resume with {len(states)} processes or start a new --workdir")
+    return states[jax.process_index()]
 
 
 class _Preempted:
@@ -162,7 +185,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                                 jax.eval_shape(lambda: train.init_state(exp)), shard)
         state, data_state = ckpt.restore(start, abstract)
         if data_state:
-            train_it.set_state(data_state)
+            train_it.set_state(own_data_state(data_state))
         say(f"resumed from step {start} in {workdir}")
     else:
         start = 0
@@ -171,10 +194,11 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
         f"({exp.mesh.rules}); {jax.process_count()} process(es); {exp.train.num_steps} steps")
 
     total = exp.train.num_steps
-    progress = Progress(total, start, print_fn=say)
+    progress = Progress(total, start, print_fn=say, time_budget_s=exp.train.max_train_seconds)
     last_eval: dict[str, Any] = {}
     eval_sets: dict[tuple[str, int | None], pipeline.EvalSet] = {}
     t0 = time.perf_counter()
+    writer.write(start, "start", {"resumed": start > 0})  # the wall clock of learning curves starts here
     step = start
     with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted, contextlib.closing(train_it):
         profile = exp.train.profile_steps
@@ -209,7 +233,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 is_eval = True
             stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
-                ckpt.save(step, state, train_it.get_state(),
+                ckpt.save(step, state, gather_data_states(train_it.get_state()),
                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
             if is_eval or step % exp.train.checkpoint_every == 0:
                 progress.pause_done(step)

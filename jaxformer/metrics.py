@@ -48,9 +48,11 @@ def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
 class Progress:
     """One line per report: step, loss, learning rate, target tokens/s and ETA."""
 
-    def __init__(self, total_steps: int, start_step: int, print_fn=print):
+    def __init__(self, total_steps: int, start_step: int, print_fn=print, time_budget_s: float = 0.0):
         self.total, self.print = total_steps, print_fn
         self.last_time, self.last_step, self.tokens = time.perf_counter(), start_step, 0.0
+        # With a time budget the run ends at whichever comes first: the last step or the budget.
+        self.deadline = self.last_time + time_budget_s if time_budget_s > 0 else math.inf
 
     def pause_done(self, step: int) -> None:
         """Restarts the clock after evaluation or checkpointing, so tokens/s counts training only."""
@@ -64,7 +66,7 @@ class Progress:
         dt = max(now - self.last_time, 1e-9)
         rate = self.tokens / dt
         steps_per_s = (step - self.last_step) / dt
-        eta = (self.total - step) / steps_per_s if steps_per_s > 0 else math.inf
+        eta = min((self.total - step) / steps_per_s if steps_per_s > 0 else math.inf, self.deadline - now)
         self.print(f"step {step:>6}/{self.total}  loss {float(metrics['loss']):.3f}  "
                    f"acc {float(metrics['accuracy']):.3f}  lr {float(metrics['learning_rate']):.2e}  "
                    f"fill {float(metrics.get('target_fill', 1.0)):.2f}  "

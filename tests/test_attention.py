@@ -11,8 +11,8 @@ from jaxformer.attention import (MultiHeadAttention, causal_mask, combine_masks,
 def reference_attention(q, k, v, mask):
     """softmax(QK^T/sqrt(d_k))V in float64 NumPy, one head at a time."""
     q, k, v = (np.asarray(a, np.float64) for a in (q, k, v))
-    B, T, N, H = q.shape
-    out = np.zeros((B, T, N, H))
+    B, T, N, H = q.shape  # H = d_k; values may be wider or narrower (d_v)
+    out = np.zeros((B, T, N, v.shape[-1]))
     weights = np.zeros((B, N, T, k.shape[1]))
     mask = np.broadcast_to(np.asarray(mask), (B, N, T, k.shape[1]))
     for b in range(B):
@@ -45,6 +45,13 @@ def test_reference_path_equals_float64_numpy(qkv):
     ref_out, ref_w = reference_attention(q, k, v, mask)
     np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(weights, ref_w, rtol=1e-5, atol=1e-6)
+
+
+def test_keys_narrower_than_values_equal_the_formula(qkv):
+    """Table 3 (B): d_k != d_v takes the explicit path; scores scale by 1/sqrt(d_k)."""
+    q, k, v, mask, _ = qkv
+    out = dot_product_attention(q[..., :4], k[..., :4], v, mask)
+    np.testing.assert_allclose(out, reference_attention(q[..., :4], k[..., :4], v, mask)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_masked_positions_get_exactly_zero_weight(qkv):

@@ -50,3 +50,10 @@ def test_bad_overrides_name_the_problem(override, message):
 def test_unknown_preset():
     with pytest.raises(jf.ConfigError, match="unknown model preset 'huge'"):
         jf.preset("huge")
+
+
+def test_cudnn_attention_in_float32_is_refused_with_the_fix():
+    from jaxformer.config import ConfigError, preset
+    with pytest.raises(ConfigError, match="needs dtype='bfloat16'"):
+        preset("tiny", attention_impl="cudnn")
+    assert preset("tiny", attention_impl="cudnn", dtype="bfloat16").attention_impl == "cudnn"

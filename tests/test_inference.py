@@ -119,6 +119,13 @@ def test_tokenized_bleu_splits_compounds_like_get_ende_bleu():
     assert 0 < evaluate.tokenized_bleu(hyp, text, "de") < 100
 
 
+def test_lowercase_tokenized_bleu_ignores_case_and_tokenizes_punctuation():
+    ref = ["Ein Mann fährt Fahrrad."]
+    assert evaluate.lowercase_tokenized_bleu(["ein mann fährt fahrrad ."], ref, "de") == pytest.approx(100.0)
+    hyp = ["EIN MANN FÄHRT EIN FAHRRAD."]
+    assert evaluate.lowercase_tokenized_bleu(hyp, ref, "de") > evaluate.tokenized_bleu(hyp, ref, "de")
+
+
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/corpora is absent")
 @pytest.mark.parametrize("pair", ["en-de", "en-fr"])
 def test_newstest2014_references_score_100_against_themselves(pair):

@@ -188,3 +188,13 @@ def test_batch_not_divisible_by_the_mesh_is_a_clear_error(config_file, tmp_path)
     exp = apply_overrides(load_experiment(str(config_file), []), ["data.batch_size=12"])
     with pytest.raises(ConfigError, match="a batch of 12 rows cannot be split over the 8 devices"):
         loop.run(exp, tmp_path, log=lambda *a, **k: None)
+
+
+def test_prepare_command_builds_data_once_for_train(config_file, tmp_path, capsys):
+    from jaxformer import cli
+    data_dir = tmp_path / "prepared"
+    assert cli.main(["prepare", "--config", str(config_file), "--set", f"data.data_dir={data_dir}"]) == 0
+    out = capsys.readouterr().out
+    assert "train 300" in out and str(data_dir) in out
+    assert any(data_dir.rglob("tokenizer.model"))
+    assert cli.main(["prepare", "--config", str(config_file), "--set", "data.nope=1"]) == 2

@@ -73,6 +73,7 @@ VARIANTS = {
     "learned_positions": {"positional": "learned"},
     "scan_remat": {"scan_layers": True, "remat": "dots"},
     "untied": {"share_embeddings": False, "tie_output": False},
+    "narrow_keys": {"key_dim": 4},  # Table 3 (B): d_k < d_v, so the cache's k and v differ in width
 }
 
 

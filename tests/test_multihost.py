@@ -24,15 +24,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # three training runs, two of them fresh processes: about 2 minutes on 2 cores
-def test_two_processes_equal_one_process_with_eight_devices(config_file, tmp_path):  # noqa: F811
-    exp = apply_overrides(load_experiment(str(config_file), []), OVERRIDES)
-    reference = loop.run(exp, tmp_path / "single", log=lambda *a, **k: None)
-
+def run_two_processes(config_file, workdir, overrides) -> list[str]:
     port = free_port()
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=4")
-    workdir = tmp_path / "multi"
-    sets = [x for o in OVERRIDES for x in ("--set", o)]
+    sets = [x for o in overrides for x in ("--set", o)]
     procs = [subprocess.Popen([sys.executable, "-m", "jaxformer.cli", "train", "--config", str(config_file),
                                "--workdir", str(workdir), *sets, "--coordinator", f"127.0.0.1:{port}",
                                "--num-processes", "2", "--process-id", str(i)],
@@ -48,7 +43,21 @@ def test_two_processes_equal_one_process_with_eight_devices(config_file, tmp_pat
             pytest.fail("the 2-process run did not finish in time")
         outs.append(out)
         assert p.returncode == 0, out
-    assert "2 process(es)" in outs[0] and "mesh {'data': 8" in outs[0]
+    return outs
+
+
+@pytest.mark.slow  # three training runs, two of them fresh processes: about 3 minutes on 2 cores
+def test_two_processes_equal_one_process_with_eight_devices_across_a_resume(config_file, tmp_path):  # noqa: F811
+    """Steps 1-3 in one 2-process job, 4-6 in a second that resumes: each process must pick up its
+    own data stream where it stopped for the losses to equal the uninterrupted single process."""
+    exp = apply_overrides(load_experiment(str(config_file), []), OVERRIDES)
+    reference = loop.run(exp, tmp_path / "single", log=lambda *a, **k: None)
+
+    workdir = tmp_path / "multi"
+    first = run_two_processes(config_file, workdir, [*OVERRIDES, "train.num_steps=3"])
+    assert "2 process(es)" in first[0] and "mesh {'data': 8" in first[0]
+    outs = run_two_processes(config_file, workdir, OVERRIDES)
+    assert "resumed from step 3" in outs[0]
     single, multi = train_losses(tmp_path / "single"), train_losses(workdir)
     assert sorted(multi) == list(range(1, 7))
     np.testing.assert_allclose([multi[s] for s in sorted(multi)], [single[s] for s in sorted(single)], rtol=1e-6)

@@ -1,0 +1,69 @@
+"""The benchmarks' own arithmetic and peer: the FLOP formula equals the matmul FLOPs that
+jaxformer's forward pass actually traces, and the PyTorch peer has the same shape and trains."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxformer as jf
+from experiments.benchmarks.common import Shape, forward_flops, table, train_flops
+from experiments.benchmarks.train_worker import model_config
+
+SHAPE = Shape("t", vocab=50, d_model=16, d_ff=24, heads=2, enc_layers=2, dec_layers=3, dropout=0.0)
+
+
+def dot_flops(jaxpr) -> int:
+    """2 x output size x contracted size of every dot_general, nested jaxprs included (a scan body
+    counted once per iteration)."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "dot_general":
+            (contract, _), _ = eqn.params["dimension_numbers"]
+            lhs = eqn.invars[0].aval.shape
+            total += 2 * int(np.prod(eqn.outvars[0].aval.shape)) * int(np.prod([lhs[d] for d in contract]))
+        times = eqn.params["length"] if eqn.primitive.name == "scan" else 1
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                    total += times * dot_flops(sub.jaxpr)
+                elif isinstance(sub, jax.extend.core.Jaxpr):
+                    total += times * dot_flops(sub)
+    return total
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_flop_formula_matches_traced_matmuls(scan):
+    cfg = model_config(SHAPE, max_len=64, scan_layers=scan)
+    params = jf.init(cfg, jax.random.key(0))
+    src, tgt = jnp.ones((3, 7), jnp.int32), jnp.ones((3, 5), jnp.int32)
+    jaxpr = jax.make_jaxpr(lambda p: jf.apply(p, src, tgt, config=cfg))(params)
+    f = forward_flops(SHAPE, 3, 7, 5)
+    assert dot_flops(jaxpr.jaxpr) == f["total"]
+    assert 0 < f["attention"] < f["total"]
+    assert train_flops(SHAPE, 3, 7, 5) == 3 * f["total"]
+
+
+def test_table_formats_missing_cells():
+    out = table([{"a": 1.5}, {"a": None}], [("a", "A", ".1f"), ("b", "B", "d")])
+    assert out.splitlines()[2:] == ["| 1.5 | - |", "| - | - |"]
+
+
+def test_torch_peer_has_the_same_shape_and_learns():
+    torch = pytest.importorskip("torch")
+    from experiments.benchmarks.torch_peer import PeerTransformer, beam_search, greedy, make_train_step
+
+    torch.manual_seed(0)
+    model = PeerTransformer(SHAPE, max_len=64)
+    ours = jf.param_count(model_config(SHAPE, max_len=64))
+    # nn.Transformer adds a final LayerNorm after each stack (2 x 2D); everything else matches.
+    assert sum(p.numel() for p in model.parameters()) == ours + 4 * SHAPE.d_model
+    step = make_train_step(model, warmup=10)
+    src = torch.randint(2, SHAPE.vocab, (8, 6))
+    first = [step(src, src) for _ in range(3)][0]
+    for _ in range(40):
+        last = step(src, src)
+    assert last < first - 0.5
+    model.eval()
+    assert greedy(model, src[:2], 4).shape == (2, 4)
+    assert beam_search(model, src[:2], 4, beam=3).shape == (2, 4)
