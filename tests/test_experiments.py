@@ -12,7 +12,8 @@ from jaxformer.cli import load_experiment
 from jaxformer.config import ExperimentConfig
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-CONFIGS = sorted(p for p in EXPERIMENTS.rglob("*.py") if p.name != "common.py" and "benchmarks" not in p.parts)
+# Experiment configs: the top-level files and paper/; benchmarks/ and results/ hold scripts.
+CONFIGS = sorted(p for p in [*EXPERIMENTS.glob("*.py"), *(EXPERIMENTS / "paper").glob("*.py")] if p.name != "common.py")
 
 TABLE3_MILLIONS = {"table3_B_dk16": 58, "table3_B_dk32": 60, "table3_C_N2": 36, "table3_C_N4": 50, "table3_C_N8": 80, "table3_C_d256": 28,
                    "table3_C_d1024": 168, "table3_C_dff1024": 53, "table3_C_dff4096": 90, "table3_E_learned": 65}
