@@ -202,15 +202,18 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     step = start
     with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted, contextlib.closing(train_it):
         profile = exp.train.profile_steps
+        profiling = False  # a run resumed inside the profiled range has no trace to stop
         while step < total:
             if profile and step == profile[0] and main:
                 jax.profiler.start_trace(str(workdir / "profile"))
+                profiling = True
             batch = global_batch(next(train_it), mesh, exp.mesh.rules)
             state, metrics = step_fn(state, batch)
             step += 1
-            if profile and len(profile) > 1 and step == profile[1] and main:
+            if profiling and len(profile) > 1 and step == profile[1]:
                 jax.block_until_ready(state)
                 jax.profiler.stop_trace()
+                profiling = False
             progress.add_tokens(float(metrics["tokens"]))
             if step % exp.train.log_every == 0 or step == total:
                 m = jax.device_get(metrics)
@@ -244,6 +247,8 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             if stopping:
                 say(f"stopping at step {step} ({'SIGTERM' if preempted.flag else 'stop_after'}); checkpoint saved")
                 break
+    if profiling:  # the run ended inside the profiled range
+        jax.profiler.stop_trace()
     ckpt.wait()
     ckpt.close()
     result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": last_eval}
