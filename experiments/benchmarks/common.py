@@ -89,7 +89,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def matmul_peak(threads: int) -> dict[str, float]:
+def matmul_peak() -> dict[str, float]:
     """Measured float32 FLOP/s of a 2048x2048 jnp.dot on this machine now (CPU), or of a bf16
     8192^3 matmul on a GPU: the denominator of every utilisation figure in the same run."""
     import jax
@@ -109,9 +109,7 @@ def thread_env(threads: int) -> dict[str, str]:
     env.pop("XLA_FLAGS", None)  # no simulated devices: one CPU device using `threads` threads
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                XLA_FLAGS=f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
-               TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", ""))
-    if not env["JAX_PLATFORMS"]:
-        env.pop("JAX_PLATFORMS")
+               TF_CPP_MIN_LOG_LEVEL="3")
     return env
 
 

@@ -16,17 +16,9 @@ import torch
 from torch import nn
 
 from experiments.benchmarks.common import Shape
+from jaxformer.layers import sinusoidal_table
 
 PAD = 0
-
-
-def sinusoid(length: int, d: int) -> torch.Tensor:
-    pos = torch.arange(length, dtype=torch.float32)[:, None]
-    inv = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
-    table = torch.zeros(length, d)
-    table[:, 0::2] = torch.sin(pos * inv)
-    table[:, 1::2] = torch.cos(pos * inv)
-    return table
 
 
 class PeerTransformer(nn.Module):
@@ -35,7 +27,7 @@ class PeerTransformer(nn.Module):
         self.s = s
         self.embed = nn.Embedding(s.vocab, s.d_model)
         nn.init.normal_(self.embed.weight, std=s.d_model ** -0.5)
-        self.register_buffer("pos", sinusoid(max_len, s.d_model), persistent=False)
+        self.register_buffer("pos", torch.from_numpy(sinusoidal_table(max_len, s.d_model)), persistent=False)
         self.drop = nn.Dropout(s.dropout)
         self.core = nn.Transformer(s.d_model, s.heads, s.enc_layers, s.dec_layers, s.d_ff, s.dropout,
                                    batch_first=True, norm_first=False)

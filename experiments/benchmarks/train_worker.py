@@ -65,7 +65,7 @@ def jax_train(args: dict[str, Any]) -> dict[str, Any]:
         out["xla_temp_mib"] = mem.temp_size_in_bytes / 2 ** 20
         out["xla_args_mib"] = mem.argument_size_in_bytes / 2 ** 20
     if args.get("peak"):
-        out.update(matmul_peak(args.get("threads", 2)))
+        out.update(matmul_peak())
     return out
 
 
