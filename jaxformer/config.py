@@ -196,6 +196,8 @@ class TrainConfig:
     max_train_seconds: float = 0.0  # > 0: also stop after this much training time (a time budget)
     # "rsqrt": the paper's d_model^-0.5 * min(step^-0.5, step * warmup^-1.5), times learning_rate_scale.
     # "linear_rsqrt": linear warmup to peak_learning_rate, then peak * sqrt(warmup / step).
+    # "linear_decay": linear warmup to peak_learning_rate, then linearly down to 0 at num_steps (for a
+    # fixed budget: set num_steps to what the budget allows, max_train_seconds as the guard).
     schedule: str = "rsqrt"
     warmup_steps: int = 4000
     learning_rate_scale: float = 1.0
@@ -220,8 +222,12 @@ class TrainConfig:
     profile_steps: tuple[int, ...] = ()  # e.g. (10, 15): write a profiler trace for those steps
 
     def __post_init__(self):
-        if self.schedule not in ("rsqrt", "linear_rsqrt", "constant"):
-            raise ConfigError(f"train.schedule={self.schedule!r} is not one of rsqrt, linear_rsqrt, constant")
+        if self.schedule not in ("rsqrt", "linear_rsqrt", "linear_decay", "constant"):
+            raise ConfigError(f"train.schedule={self.schedule!r} is not one of rsqrt, linear_rsqrt, linear_decay, "
+                              "constant")
+        if self.schedule == "linear_decay" and self.num_steps <= self.warmup_steps:
+            raise ConfigError(f"train.schedule='linear_decay' needs train.num_steps ({self.num_steps}) > "
+                              f"train.warmup_steps ({self.warmup_steps}); the rate reaches 0 at num_steps")
         if self.grad_accum_steps < 1:
             raise ConfigError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1")
 

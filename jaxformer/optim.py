@@ -22,10 +22,17 @@ def learning_rate(cfg: TrainConfig, d_model: int) -> optax.Schedule:
         step = jnp.asarray(count, jnp.float32) + 1.0
         return cfg.peak_learning_rate * jnp.minimum(step / warmup, jnp.sqrt(warmup / step))
 
+    def linear_decay(count):
+        step = jnp.asarray(count, jnp.float32) + 1.0
+        decay = (cfg.num_steps - step) / (cfg.num_steps - warmup)
+        return cfg.peak_learning_rate * jnp.clip(jnp.minimum(step / warmup, decay), 0.0, 1.0)
+
     if cfg.schedule == "rsqrt":
         return rsqrt
     if cfg.schedule == "linear_rsqrt":
         return linear_rsqrt
+    if cfg.schedule == "linear_decay":
+        return linear_decay
     return optax.constant_schedule(cfg.peak_learning_rate)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxformer import sharding
-from jaxformer.config import ExperimentConfig, MeshConfig, TrainConfig, preset
+from jaxformer.config import ConfigError, ExperimentConfig, MeshConfig, TrainConfig, preset
 from jaxformer.optim import learning_rate
 from jaxformer import train
 from conftest import random_tokens
@@ -35,6 +35,15 @@ def test_schedule_is_the_papers_formula():
         assert float(lr(step - 1)) == pytest.approx(expected, rel=1e-5)
     peak = learning_rate(TrainConfig(schedule="linear_rsqrt", warmup_steps=10, peak_learning_rate=1e-3), 512)
     assert float(peak(9)) == pytest.approx(1e-3) and float(peak(39)) == pytest.approx(5e-4)
+
+
+def test_linear_decay_reaches_zero_at_num_steps():
+    lr = learning_rate(TrainConfig(schedule="linear_decay", num_steps=110, warmup_steps=10,
+                                   peak_learning_rate=1e-3), 512)
+    assert float(lr(4)) == pytest.approx(5e-4) and float(lr(9)) == pytest.approx(1e-3)
+    assert float(lr(59)) == pytest.approx(5e-4) and float(lr(109)) == 0.0 and float(lr(500)) == 0.0
+    with pytest.raises(ConfigError, match="num_steps"):
+        TrainConfig(schedule="linear_decay", num_steps=10, warmup_steps=10)
 
 
 def run(exp, batches, mesh=None):
