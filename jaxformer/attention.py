@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from jaxformer.config import ConfigError, ModelConfig
@@ -101,10 +102,16 @@ class MultiHeadAttention(nnx.Module):
         self.out = param(rngs.params(), xavier(in_axis=(0, 1), out_axis=2), (n, h, d), ("heads", "kv", "embed"))
         self.out_bias = param(rngs.params(), zeros, (d,), ("embed",))
 
-    def _project(self, x: Array, name: str) -> Array:
-        w, b = getattr(self, name)[...], getattr(self, name + "_bias")[...]
-        y = jnp.einsum("btd,dnh->btnh", x, w.astype(x.dtype)) + b.astype(x.dtype)[None, None]
-        return constrain(y, ("batch", "length", "heads", "kv"))
+    def _project(self, x: Array, *names: str) -> list[Array]:
+        """x [B, T, D] -> one [B, T, N, width] per name, from a single matmul: the weights are
+        concatenated along their last axis at run time (one [D, 3 N H] product instead of three
+        [D, N H] ones; the stored parameters stay separate)."""
+        ws = [getattr(self, n)[...].astype(x.dtype) for n in names]
+        bs = [getattr(self, n + "_bias")[...].astype(x.dtype) for n in names]
+        w, b = (ws[0], bs[0]) if len(names) == 1 else (jnp.concatenate(ws, -1), jnp.concatenate(bs, -1))
+        y = jnp.einsum("btd,dnh->btnh", x, w) + b[None, None]
+        ends = np.cumsum([a.shape[-1] for a in ws])
+        return [constrain(y[..., e - a.shape[-1]:e], ("batch", "length", "heads", "kv")) for a, e in zip(ws, ends)]
 
     def __call__(
         self, x: Array, context: Array | None = None, mask: Array | None = None, *,
@@ -112,9 +119,10 @@ class MultiHeadAttention(nnx.Module):
         dropout_key: Array | None = None, return_weights: bool = False,
     ) -> tuple[Array, tuple[dict[str, Array] | None, Array | None]]:
         """x [B, T, D], context [B, S, D] -> ([B, T, D], (new cache or None, weights or None))."""
-        source = x if context is None else context
-        q = self._project(x, "query")
-        k, v = self._project(source, "key"), self._project(source, "value")
+        if context is None:
+            q, k, v = self._project(x, "query", "key", "value")
+        else:
+            (q,), (k, v) = self._project(x, "query"), self._project(context, "key", "value")
         if cache is not None:
             k = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), cache_index, axis=1)
             v = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), cache_index, axis=1)

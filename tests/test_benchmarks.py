@@ -67,3 +67,22 @@ def test_torch_peer_has_the_same_shape_and_learns():
     model.eval()
     assert greedy(model, src[:2], 4).shape == (2, 4)
     assert beam_search(model, src[:2], 4, beam=3).shape == (2, 4)
+
+
+def test_torch_peer_micro_batches_make_the_same_update():
+    torch = pytest.importorskip("torch")
+    from experiments.benchmarks.torch_peer import PeerTransformer, make_train_step
+
+    src = torch.randint(2, SHAPE.vocab, (8, 6))
+    tgt = torch.randint(2, SHAPE.vocab, (8, 5))
+    tgt[::3, 3:] = 0  # some padding, so that micro-batches hold unequal token counts
+    grads = []
+    for accum in (1, 4):
+        torch.manual_seed(0)
+        model = PeerTransformer(SHAPE, max_len=64)  # dropout 0: the two runs are deterministic
+        loss = make_train_step(model, warmup=10, accum=accum)(src, tgt)
+        # the gradients stay on the parameters until the next step (Adam's first step is sign-like,
+        # so the updated values would amplify float rounding of near-zero gradients)
+        grads.append((loss, torch.cat([p.grad.flatten() for p in model.parameters()])))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-6)

@@ -55,7 +55,9 @@ class PeerTransformer(nn.Module):
         return self.decode(self.encode(src), src, tgt_in)
 
 
-def make_train_step(model: PeerTransformer, warmup: int = 4000, label_smoothing: float = 0.1):
+def make_train_step(model: PeerTransformer, warmup: int = 4000, label_smoothing: float = 0.1, accum: int = 1):
+    """One Adam update per call; with `accum` > 1 the batch runs as that many micro-batches whose
+    gradients add up to the same update (the loss is normalised by the whole batch's tokens)."""
     opt = torch.optim.Adam(model.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
     d = model.s.d_model
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -63,14 +65,18 @@ def make_train_step(model: PeerTransformer, warmup: int = 4000, label_smoothing:
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD, label_smoothing=label_smoothing, reduction="sum")
 
     def step(src: torch.Tensor, tgt: torch.Tensor) -> float:
-        tgt_in = torch.nn.functional.pad(tgt[:, :-1], (1, 0), value=PAD)
-        logits = model(src, tgt_in)
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1)) / (tgt != PAD).sum()
+        tokens = (tgt != PAD).sum()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total = 0.0
+        for s_mb, t_mb in zip(src.chunk(accum), tgt.chunk(accum)):
+            t_in = torch.nn.functional.pad(t_mb[:, :-1], (1, 0), value=PAD)
+            logits = model(s_mb, t_in)
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), t_mb.reshape(-1)) / tokens
+            loss.backward()
+            total += float(loss)
         opt.step()
         sched.step()
-        return float(loss)
+        return total
 
     return step
 

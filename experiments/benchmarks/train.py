@@ -29,9 +29,9 @@ WORKER = "experiments.benchmarks.train_worker"
 
 
 def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 128, length: int = 32,
-            model: dict | None = None, peer: bool = True) -> dict:
+            model: dict | None = None, peer: bool = True, accum: int = 1) -> dict:
     args = dict(shape=shape, batch=batch, src_len=length, tgt_len=length, steps=steps, threads=threads,
-                model=model or {})
+                model=model or {}, train={"grad_accum_steps": accum})
     jx, pt, pt0, peaks, compile_s, scan_compile_s = [], [], [], [], [], []
     j = t = t0 = {}
     for r in range(rounds):
@@ -53,7 +53,7 @@ def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 1
     tokens = batch * length
     flops = train_flops(SHAPES[shape], batch, length, length)
     peak = median(peaks)
-    row = dict(shape=shape, batch=batch, length=length, model=args["model"], tokens_per_step=tokens,
+    row = dict(shape=shape, batch=batch, length=length, accum=accum, model=args["model"], tokens_per_step=tokens,
                flops_per_step=flops, matmul_peak=peak, matmul_dtype=j["matmul_dtype"], backend=j["backend"],
                jax_step_s=median(jx), compile_s=median(compile_s),
                scan_compile_s=median(scan_compile_s) if scan_compile_s else None, jax_rss_mib=j["peak_rss_mib"],
@@ -73,7 +73,7 @@ def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 1
     return row
 
 
-COLUMNS = [("shape", "config", ""), ("jax_tok_s", "jaxformer tgt tok/s", ",.0f"),
+COLUMNS = [("shape", "config", ""), ("accum", "micro-batches", "d"), ("jax_tok_s", "jaxformer tgt tok/s", ",.0f"),
            ("torch_default_tok_s", "PyTorch as it comes", ",.0f"), ("ratio_default", "ratio", ".2f"),
            ("torch_tok_s", "PyTorch, same glibc settings", ",.0f"), ("ratio", "ratio", ".2f"),
            ("jax_gflops", "jaxformer GFLOP/s", ".1f"), ("jax_util", "jaxformer of jnp.dot", ".0%"),
@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=128, help="sentences per step (default 128 x 32 = 4096 tokens)")
     p.add_argument("--length", type=int, default=32, help="source and target length")
+    p.add_argument("--accum", type=int, default=1,
+                   help="run each step as this many micro-batches, in both frameworks (the same update)")
     p.add_argument("--no-peer", action="store_true", help="jaxformer only (e.g. on a GPU)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="a jaxformer ModelConfig change, e.g. dtype=bfloat16 or attention_impl=cudnn")
@@ -100,13 +102,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model[key] = {"true": True, "false": False}.get(value.lower(), value)
     rows = [measure(s, steps=a.steps if s == "small" else max(3, a.steps // 2), threads=a.threads,
                     rounds=a.rounds if s == "small" else 1, batch=a.batch, length=a.length, model=model,
-                    peer=not a.no_peer)
+                    peer=not a.no_peer, accum=a.accum)
             for s in a.shapes]
     print(table(rows, COLUMNS))
     print(f"FLOPs per step: 3 x forward matmul FLOPs (common.forward_flops); matmul peak: "
           f"{median([r['matmul_peak'] for r in rows]) / 1e9:.1f} GFLOP/s ({rows[0]['matmul_dtype']}, "
           f"{rows[0]['backend']}), same run.")
-    path = write_json("train", {"command": "python -m experiments.benchmarks.train " + " ".join(argv or []),
+    path = write_json("train" if a.accum == 1 else f"train_accum{a.accum}", {"command": "python -m experiments.benchmarks.train " + " ".join(argv or []),
                                 "threads": a.threads, "rows": rows})
     print(f"wrote {path}")
     return rows

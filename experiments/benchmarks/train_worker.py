@@ -78,7 +78,7 @@ def torch_train(args: dict[str, Any]) -> dict[str, Any]:
     s = SHAPES[args["shape"]]
     model = PeerTransformer(s)
     model.train()
-    step = make_train_step(model)
+    step = make_train_step(model, accum=args.get("train", {}).get("grad_accum_steps", 1))
     src, tgt = (torch.from_numpy(a).long() for a in batch_arrays(s, args["batch"], args["src_len"], args["tgt_len"]))
     times = timed(lambda: step(src, tgt), warmup=args.get("warmup", 2), steps=args["steps"])
     return {"step_s": median(times), "times": times, "torch": torch.__version__}
