@@ -113,16 +113,27 @@ class MultiHeadAttention(nnx.Module):
         ends = np.cumsum([a.shape[-1] for a in ws])
         return [constrain(y[..., e - a.shape[-1]:e], ("batch", "length", "heads", "kv")) for a, e in zip(ws, ends)]
 
+    def key_value(self, context: Array) -> tuple[Array, Array]:
+        """context [B, S, D] -> keys [B, S, N, d_k], values [B, S, N, H]: what encoder-decoder
+        attention reads from the memory, the same at every decoding step, so computed once."""
+        k, v = self._project(context, "key", "value")
+        return k, v
+
     def __call__(
         self, x: Array, context: Array | None = None, mask: Array | None = None, *,
         cache: dict[str, Array] | None = None, cache_index: Array | None = None,
+        context_kv: tuple[Array, Array] | None = None,
         dropout_key: Array | None = None, return_weights: bool = False,
     ) -> tuple[Array, tuple[dict[str, Array] | None, Array | None]]:
-        """x [B, T, D], context [B, S, D] -> ([B, T, D], (new cache or None, weights or None))."""
-        if context is None:
+        """x [B, T, D], context [B, S, D] -> ([B, T, D], (new cache or None, weights or None)).
+
+        `context_kv` (from `key_value`) replaces `context` in encoder-decoder attention."""
+        if context_kv is not None:
+            (q,), (k, v) = self._project(x, "query"), context_kv
+        elif context is None:
             q, k, v = self._project(x, "query", "key", "value")
         else:
-            (q,), (k, v) = self._project(x, "query"), self._project(context, "key", "value")
+            (q,), (k, v) = self._project(x, "query"), self.key_value(context)
         if cache is not None:
             k = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), cache_index, axis=1)
             v = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), cache_index, axis=1)

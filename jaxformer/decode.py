@@ -35,7 +35,7 @@ def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id:
     length = max_output_length(src.shape[1], max_len)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
-    cache = jf.init_cache(config, batch, length)
+    cache = jf.init_cache(config, batch, length, params, memory)  # memory keys/values projected once
     out = jnp.zeros((batch, length), jnp.int32)
     start = jnp.full((batch,), config.pad_id, jnp.int32)
 
@@ -45,7 +45,7 @@ def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id:
 
     def body(carry):
         i, cache, prev, out, done = carry
-        logits, cache = jf.decode_step(params, cache, prev, memory, valid, config=config)
+        logits, cache = jf.decode_step(params, cache, prev, None, valid, config=config)
         token = jnp.where(done, config.pad_id, jnp.argmax(no_pad(logits, config), axis=-1).astype(jnp.int32))
         out = out.at[:, i].set(token)
         return i + 1, cache, token, out, done | (token == eos_id)
@@ -82,7 +82,7 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     memory, valid = jf.encode(params, src, config=config)
     memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
     valid = jnp.repeat(valid, K, axis=0)
-    cache = jf.init_cache(config, B * K, L)
+    cache = jf.init_cache(config, B * K, L, params, memory)  # memory keys/values projected once
     max_lp = length_penalty(jnp.asarray(L), alpha)
 
     def reorder(x, beams):
@@ -105,7 +105,7 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
 
     def body(s):
         i = s["i"]
-        logits, cache = jf.decode_step(params, s["cache"], s["last"].reshape(B * K), memory, valid, config=config)
+        logits, cache = jf.decode_step(params, s["cache"], s["last"].reshape(B * K), None, valid, config=config)
         logp = jax.nn.log_softmax(no_pad(logits, config)).reshape(B, K, -1)
         V = logp.shape[-1]
         cand = (s["alive_logp"][..., None] + logp).reshape(B, K * V)
@@ -116,15 +116,15 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
         # Alive: the best K continuations that did not end.
         alive_logp, keep = jax.lax.top_k(jnp.where(is_eos, _NEG, top_logp), K)
         alive_seq, alive_beam = _gather_beams(seq, keep), jnp.take_along_axis(beam_idx, keep, axis=1)
-        cache = {"index": cache["index"], **{k: reorder(cache[k], alive_beam) for k in ("k", "v")}}
+        # Only the self-attention keys/values follow the beams; an example's memory ones are the same for all.
+        cache = {**cache, **{k: reorder(cache[k], alive_beam) for k in ("k", "v")}}
         # Finished: the best K among those finished before and those ending now.
         new_score = jnp.where(is_eos, top_logp / length_penalty(i + 1, alpha), _NEG)
         all_score = jnp.concatenate([s["fin_score"], new_score], axis=1)
         all_seq = jnp.concatenate([s["fin_seq"], seq], axis=1)
         fin_score, pick = jax.lax.top_k(all_score, K)
         # Beam state is laid out like every activation: examples over the batch axes of the mesh.
-        return dict(i=i + 1, cache={"index": cache["index"],
-                                    **{k: constrain(cache[k], jf.CACHE_AXES[k]) for k in ("k", "v")}},
+        return dict(i=i + 1, cache={k: constrain(x, jf.CACHE_AXES[k]) for k, x in cache.items()},
                     alive_seq=constrain(alive_seq, ("batch", None, "length")),
                     alive_logp=constrain(alive_logp, ("batch", None)), last=constrain(_gather_beams(token, keep), ("batch", None)),
                     fin_seq=constrain(_gather_beams(all_seq, pick), ("batch", None, "length")),
@@ -149,11 +149,11 @@ def sample(params, src: Array, rng: Array, *, config: ModelConfig, temperature: 
     length = max_output_length(src.shape[1], max_len)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
-    cache = jf.init_cache(config, batch, length)
+    cache = jf.init_cache(config, batch, length, params, memory)
 
     def body(carry):
         i, cache, prev, out, done = carry
-        logits, cache = jf.decode_step(params, cache, prev, memory, valid, config=config)
+        logits, cache = jf.decode_step(params, cache, prev, None, valid, config=config)
         logits = no_pad(logits, config) / jnp.maximum(temperature, 1e-6)
         if top_k > 0:
             kth = jax.lax.top_k(logits, top_k)[0][:, -1:]

@@ -118,15 +118,31 @@ def encode(params: Params, src: Array, *, config: ModelConfig, src_segments: Arr
 
 
 @functools.partial(jax.jit, static_argnames=("config", "batch_size", "max_len"))
-def init_cache(config: ModelConfig, batch_size: int, max_len: int) -> Cache:
-    """An empty decoding cache: {"index": int32[], "k": [L, B, max_len, N, d_k], "v": [L, B, max_len, N, H]}."""
+def init_cache(config: ModelConfig, batch_size: int, max_len: int, params: Params | None = None,
+               memory: Array | None = None) -> Cache:
+    """An empty decoding cache: {"index": int32[], "k": [L, B, max_len, N, d_k], "v": [L, B, max_len, N, H]}.
+
+    Given `params` and the encoder `memory` [B, S, D], it also holds every decoder layer's
+    encoder-decoder attention keys and values ("memory_k", "memory_v": [L, B, S, N, H]),
+    projected once here instead of at every `decode_step` (for a small model and 24-token
+    sources that projection is most of a step's FLOPs); `decode_step` then needs only `memory_valid`.
+    """
     shape = (config.num_decoder_layers, batch_size, max_len, config.num_heads)
-    return {"index": jnp.zeros((), jnp.int32), "k": jnp.zeros((*shape, config.d_key), dtype_of(config)),
-            "v": jnp.zeros((*shape, config.d_head), dtype_of(config))}
+    cache = {"index": jnp.zeros((), jnp.int32), "k": jnp.zeros((*shape, config.d_key), dtype_of(config)),
+             "v": jnp.zeros((*shape, config.d_head), dtype_of(config))}
+    if memory is not None:
+        if params is None:
+            raise ConfigError("init_cache(memory=...) projects the memory with the model: pass params too")
+        if memory.shape[0] != batch_size:
+            raise ConfigError(f"init_cache: memory has {memory.shape[0]} rows but batch_size is {batch_size}")
+        cache.update(_bind(params, config).memory_kv(memory.astype(dtype_of(config))))
+    return cache
 
 
 CACHE_AXES = {"index": (), "k": ("layers", "batch", "length", "heads", "kv"),
-              "v": ("layers", "batch", "length", "heads", "kv")}
+              "v": ("layers", "batch", "length", "heads", "kv"),
+              "memory_k": ("layers", "batch", "length", "heads", "kv"),
+              "memory_v": ("layers", "batch", "length", "heads", "kv")}
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
@@ -134,6 +150,7 @@ def decode_step(params: Params, cache: Cache, tokens: Array, memory: Array | Non
                 memory_valid: Array | None = None, *, config: ModelConfig) -> tuple[Array, Cache]:
     """Feeds the previous tokens [B] (the start token `config.pad_id` first) and returns the
     next-token logits [B, V] (float32) and the updated cache. Decoding past the cache's
-    max_len is undefined; size the cache for the longest output."""
+    max_len is undefined; size the cache for the longest output. `memory` may be None when the
+    cache holds the memory's keys and values (`init_cache(..., params, memory)`)."""
     logits, cache = _bind(params, config).decode_step(tokens, cache, memory, memory_valid)
     return logits.astype(jnp.float32), cache

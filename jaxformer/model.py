@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from jaxformer.attention import MultiHeadAttention, causal_mask, combine_masks, padding_mask, segment_mask
-from jaxformer.config import ModelConfig
+from jaxformer.config import ConfigError, ModelConfig
 from jaxformer.layers import Embed, FeedForward, LayerNorm, PositionalEncoding, Residual, dropout, dtype_of, fold, param, xavier
 from jaxformer.sharding import constrain
 
@@ -57,17 +57,19 @@ class DecoderLayer(nnx.Module):
 
     def __call__(self, x: Array, self_mask: Array | None, memory: Array | None, cross_mask: Array | None,
                  key: Array | None, *, cache: dict[str, Array] | None = None,
-                 cache_index: Array | None = None, return_weights: bool = False):
-        """x [B, T, D], memory [B, S, D] -> ([B, T, D], new cache, (self weights, cross weights))."""
+                 cache_index: Array | None = None, memory_kv: tuple[Array, Array] | None = None,
+                 return_weights: bool = False):
+        """x [B, T, D], memory [B, S, D] (or its projected keys and values `memory_kv`) ->
+        ([B, T, D], new cache, (self weights, cross weights))."""
         x, (cache, w_self) = self.self_attention_residual(
             x, lambda h: self.self_attention(h, None, self_mask, cache=cache, cache_index=cache_index,
                                              dropout_key=fold(key, _ATTN_PROBS), return_weights=return_weights),
             fold(key, _SELF))
         w_cross = None
-        if memory is not None:
+        if memory is not None or memory_kv is not None:
             x, (_, w_cross) = self.cross_attention_residual(
-                x, lambda h: self.cross_attention(h, memory, cross_mask, dropout_key=fold(key, _CROSS_PROBS),
-                                                  return_weights=return_weights),
+                x, lambda h: self.cross_attention(h, memory, cross_mask, context_kv=memory_kv,
+                                                  dropout_key=fold(key, _CROSS_PROBS), return_weights=return_weights),
                 fold(key, _CROSS))
         x, _ = self.feed_forward_residual(
             x, lambda h: (self.feed_forward(h, dropout_key=fold(key, _RELU)), None), fold(key, _FFN))
@@ -218,31 +220,52 @@ class Transformer(nnx.Module):
             x = self.decoder_norm(x)
         return self._logits(x), weights
 
+    def memory_kv(self, memory: Array) -> dict[str, Array]:
+        """memory [B, S, D] -> {"memory_k": [L, B, S, N, d_k], "memory_v": [L, B, S, N, H]}: every
+        decoder layer's encoder-decoder attention keys and values, for the decoding cache."""
+        cfg = self.config
+
+        def body(layer, carry, _, i):
+            k, v = layer.cross_attention.key_value(memory)
+            return carry, {"memory_k": constrain(k, ("batch", "length", "heads", "kv")),
+                           "memory_v": constrain(v, ("batch", "length", "heads", "kv"))}
+
+        _, kv = run_layers(self.decoder_layers, cfg.num_decoder_layers, body, jnp.zeros(()), None, cfg)
+        return kv
+
     def decode_step(self, tokens: Array, cache: dict[str, Array], memory: Array | None,
                     memory_valid: Array | None) -> tuple[Array, dict[str, Array]]:
         """One incremental step: the previous tokens [B] -> (logits [B, V], updated cache).
 
-        `cache` = {"index": int32[], "k", "v": [L, B, T_max, N, H]}; the step writes position
-        `index` and attends to positions <= index.
+        `cache` = {"index": int32[], "k", "v": [L, B, T_max, N, H]}, plus "memory_k", "memory_v"
+        [L, B, S, N, H] when the encoder-decoder keys and values were computed once (then
+        `memory` is not read); the step writes position `index` and attends to positions <= index.
         """
         cfg = self.config
         index = cache["index"]
         tokens = tokens.reshape(-1, 1)
         max_len = cache["k"].shape[2]
         self_mask = (jnp.arange(max_len) <= index)[None, None, None, :]
-        cross_mask = None if memory is None else memory_valid[:, None, None, :]
+        cross_mask = None if memory_valid is None else memory_valid[:, None, None, :]
         positions = jnp.full(tokens.shape, index, dtype=jnp.int32)
         x = self.decoder_positions(self.embed(tokens).astype(dtype_of(cfg)), positions)
 
-        def body(layer, h, layer_cache, i):
-            h, new_cache, _ = layer(h, self_mask, memory, cross_mask, None, cache=layer_cache, cache_index=index)
+        precomputed = "memory_k" in cache
+        if cfg.has_encoder and memory is None and not precomputed:
+            raise ConfigError("decode_step of an encoder-decoder model needs the encoder memory, or a cache "
+                              "made by init_cache(config, B, max_len, params, memory)")
+
+        def body(layer, h, c, i):
+            kv = (c["memory_k"], c["memory_v"]) if precomputed else None
+            h, new_cache, _ = layer(h, self_mask, None if precomputed else memory, cross_mask, None,
+                                    cache={"k": c["k"], "v": c["v"]}, cache_index=index, memory_kv=kv)
             return h, new_cache
 
         x, new_kv = run_layers(self.decoder_layers, cfg.num_decoder_layers, body, x,
-                               {"k": cache["k"], "v": cache["v"]}, cfg)
+                               {k: v for k, v in cache.items() if k != "index"}, cfg)
         if cfg.norm == "pre":
             x = self.decoder_norm(x)
-        return self._logits(x)[:, 0], {"index": index + 1, **new_kv}
+        return self._logits(x)[:, 0], {**cache, "index": index + 1, **new_kv}
 
     # -- whole model ---------------------------------------------------------------------------
 

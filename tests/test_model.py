@@ -77,15 +77,21 @@ VARIANTS = {
 }
 
 
+@pytest.mark.parametrize("memory_in_cache", [False, True])
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_incremental_decoding_equals_full_forward(tiny, np_rng, variant):
+def test_incremental_decoding_equals_full_forward(tiny, np_rng, variant, memory_in_cache):
     cfg = dataclasses.replace(tiny, **VARIANTS[variant])
     params = jf.init(cfg, jax.random.key(1))
     src = random_tokens(np_rng, [5, 3], 5, cfg.vocab_size)
     tgt = random_tokens(np_rng, [6, 6], 6, cfg.vocab_size)
     full = jf.apply(params, src, tgt, config=cfg)
     memory, valid = jf.encode(params, src, config=cfg)
-    cache = jf.init_cache(cfg, batch_size=2, max_len=8)
+    if memory_in_cache:  # the memory's keys and values projected once; decode_step never sees memory
+        cache = jf.init_cache(cfg, batch_size=2, max_len=8, params=params, memory=memory)
+        assert cache["memory_k"].shape == (cfg.num_decoder_layers, 2, 5, cfg.num_heads, cfg.d_key)
+        memory = None
+    else:
+        cache = jf.init_cache(cfg, batch_size=2, max_len=8)
     step = jax.jit(lambda c, tok: jf.decode_step(params, c, tok, memory, valid, config=cfg))
     prev = np.full((2,), cfg.pad_id, np.int32)
     for t in range(6):
@@ -180,3 +186,14 @@ def test_dropout_needs_rng_and_is_deterministic_in_it(np_rng):
     assert not np.allclose(a, c)
     evaluation = jf.apply(params, src, tgt, config=cfg)
     assert not np.allclose(a, evaluation)
+
+
+def test_init_cache_with_memory_names_what_is_missing(tiny, tiny_params):
+    memory = jnp.zeros((3, 5, tiny.d_model))
+    with pytest.raises(jf.ConfigError, match="pass params"):
+        jf.init_cache(tiny, 3, 8, memory=memory)
+    with pytest.raises(jf.ConfigError, match="3 rows but batch_size is 2"):
+        jf.init_cache(tiny, 2, 8, tiny_params, memory)
+    memory, valid = jf.encode(tiny_params, np.ones((2, 5), np.int32), config=tiny)
+    with pytest.raises(jf.ConfigError, match="needs the encoder memory"):
+        jf.decode_step(tiny_params, jf.init_cache(tiny, 2, 8), np.zeros((2,), np.int32), None, valid, config=tiny)
