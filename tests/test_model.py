@@ -77,8 +77,10 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("memory_in_cache", [False, True])
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+# Every variant with the memory's keys and values in the cache (what decoding uses), and two with
+# decode_step projecting the memory itself (the plain init_cache of the pure API).
+@pytest.mark.parametrize("variant,memory_in_cache", [(v, True) for v in sorted(VARIANTS)]
+                         + [("post_ln", False), ("narrow_keys", False)])
 def test_incremental_decoding_equals_full_forward(tiny, np_rng, variant, memory_in_cache):
     cfg = dataclasses.replace(tiny, **VARIANTS[variant])
     params = jf.init(cfg, jax.random.key(1))
