@@ -128,12 +128,12 @@ class MultiHeadAttention(nnx.Module):
         """x [B, T, D], context [B, S, D] -> ([B, T, D], (new cache or None, weights or None)).
 
         `context_kv` (from `key_value`) replaces `context` in encoder-decoder attention."""
-        if context_kv is not None:
-            (q,), (k, v) = self._project(x, "query"), context_kv
-        elif context is None:
+        if context_kv is None and context is not None:
+            context_kv = self.key_value(context)
+        if context_kv is None:  # self-attention: Q, K and V from one matmul
             q, k, v = self._project(x, "query", "key", "value")
         else:
-            (q,), (k, v) = self._project(x, "query"), self.key_value(context)
+            (q,), (k, v) = self._project(x, "query"), context_kv
         if cache is not None:
             k = jax.lax.dynamic_update_slice_in_dim(cache["k"], k.astype(cache["k"].dtype), cache_index, axis=1)
             v = jax.lax.dynamic_update_slice_in_dim(cache["v"], v.astype(cache["v"].dtype), cache_index, axis=1)
