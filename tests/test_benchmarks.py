@@ -86,3 +86,49 @@ def test_torch_peer_micro_batches_make_the_same_update():
         grads.append((loss, torch.cat([p.grad.flatten() for p in model.parameters()])))
     assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
     torch.testing.assert_close(grads[0][1], grads[1][1], rtol=1e-4, atol=1e-6)
+
+
+def test_gpu_attention_check_passes_a_correct_kernel_and_fails_a_wrong_one(monkeypatch):
+    """The GPU correctness check (run with cuDNN on a GPU) on CPU with XLA: it passes the real
+    attention and catches one that forgets the 1/sqrt(d_k) scale."""
+    from experiments.benchmarks import gpu
+    import jaxformer.attention as attention
+
+    rows = gpu.attention_checks(7, impls=("xla",))
+    assert len(rows) == 2 and all(r["pass"] for r in rows), rows
+    assert all(1e-4 < r["out_rel_err"] < gpu.TOL_BF16 for r in rows)  # bf16 rounding, not float32 by mistake
+
+    real = attention.dot_product_attention
+
+    def unscaled(q, k, v, mask=None, *, implementation="xla", **kw):
+        if implementation == "reference":
+            return real(q, k, v, mask, implementation=implementation, **kw)
+        return real(q * q.shape[-1] ** 0.5, k, v, mask, implementation=implementation, **kw)
+
+    monkeypatch.setattr(attention, "dot_product_attention", unscaled)
+    rows = gpu.attention_checks(8, impls=("xla",))
+    assert not any(r["pass"] for r in rows), rows
+
+
+def test_trace_summary_groups_device_ops_per_step(tmp_path):
+    import gzip
+    import json
+
+    from experiments.benchmarks import trace_summary
+
+    events = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "/host:CPU"}},
+              {"ph": "M", "pid": 2, "name": "process_name", "args": {"name": "/device:GPU:0"}},
+              {"ph": "M", "pid": 2, "tid": 7, "name": "thread_name", "args": {"name": "Stream #13(compute)"}},
+              {"ph": "M", "pid": 2, "tid": 8, "name": "thread_name", "args": {"name": "XLA Ops"}}]
+    for _ in range(2):  # two steps
+        events += [{"ph": "X", "pid": 2, "tid": 7, "name": "nvjet_sm90_tst_128x128", "ts": 0, "dur": 30},
+                   {"ph": "X", "pid": 2, "tid": 7, "name": "cudnn_generated_sdpa_flash_fprop", "ts": 0, "dur": 10},
+                   {"ph": "X", "pid": 2, "tid": 7, "name": "loop_add_fusion", "ts": 0, "dur": 20},
+                   {"ph": "X", "pid": 2, "tid": 8, "name": "dot.1", "ts": 0, "dur": 30},  # the same time, op row
+                   {"ph": "X", "pid": 1, "tid": 1, "name": "PjitFunction", "ts": 0, "dur": 500}]
+    path = tmp_path / "t.json.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    s = trace_summary.summarize(str(path), steps=2)
+    assert s["total_us_per_step"] == 60
+    assert dict(s["by_kind"]) == {"matmul": 30, "attention (cuDNN)": 10, "fusion (elementwise)": 20}

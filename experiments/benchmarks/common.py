@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def run_worker(module: str, args: dict[str, Any], *, threads: int, timeout: floa
     """Runs `python -m module` with the JSON `args` on stdin under `threads` threads (and, on
     Linux, pinned to the first `threads` cores); returns its JSON result (last stdout line)."""
     cmd = [sys.executable, "-m", module]
-    if sys.platform.startswith("linux") and threads <= (os.cpu_count() or 1):
+    if sys.platform.startswith("linux") and threads <= (os.cpu_count() or 1) and shutil.which("taskset"):
         cmd = ["taskset", "-c", f"0-{threads - 1}", *cmd]
     proc = subprocess.run(cmd, input=json.dumps(args), capture_output=True, text=True, cwd=ROOT,
                           env=thread_env(threads), timeout=timeout)

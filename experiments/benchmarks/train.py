@@ -29,13 +29,15 @@ WORKER = "experiments.benchmarks.train_worker"
 
 
 def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 128, length: int = 32,
-            model: dict | None = None, peer: bool = True, accum: int = 1) -> dict:
+            model: dict | None = None, peer: bool = True, accum: int = 1, scan_compile: bool = True,
+            prng: str | None = None, profile_out: str | None = None) -> dict:
     args = dict(shape=shape, batch=batch, src_len=length, tgt_len=length, steps=steps, threads=threads,
-                model=model or {}, train={"grad_accum_steps": accum})
+                model=model or {}, train={"grad_accum_steps": accum}, prng=prng,
+                profile_out=profile_out)
     jx, pt, pt0, peaks, compile_s, scan_compile_s = [], [], [], [], [], []
     j = t = t0 = {}
     for r in range(rounds):
-        j = run_worker(WORKER, {**args, "framework": "jaxformer", "peak": True, "scan_compile": r == 0},
+        j = run_worker(WORKER, {**args, "framework": "jaxformer", "peak": True, "scan_compile": scan_compile and r == 0},
                        threads=threads)
         jx += j["times"]
         peaks.append(j["matmul_flops_per_s"])
@@ -57,7 +59,7 @@ def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 1
                flops_per_step=flops, matmul_peak=peak, matmul_dtype=j["matmul_dtype"], backend=j["backend"],
                jax_step_s=median(jx), compile_s=median(compile_s),
                scan_compile_s=median(scan_compile_s) if scan_compile_s else None, jax_rss_mib=j["peak_rss_mib"],
-               xla_temp_mib=j.get("xla_temp_mib"), jax_times=jx)
+               xla_temp_mib=j.get("xla_temp_mib"), gpu_peak_gib=j.get("gpu_peak_gib"), prng=prng, jax_times=jx)
     row["jax_tok_s"] = tokens / row["jax_step_s"]
     row["jax_gflops"] = flops / row["jax_step_s"] / 1e9
     row["jax_util"] = flops / row["jax_step_s"] / peak

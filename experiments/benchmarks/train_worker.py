@@ -31,6 +31,8 @@ def jax_train(args: dict[str, Any]) -> dict[str, Any]:
     from jaxformer import sharding, train
     from jaxformer.config import ExperimentConfig, MeshConfig, TrainConfig
 
+    if args.get("prng"):  # before any key exists: dropout bits from this generator
+        jax.config.update("jax_default_prng_impl", args["prng"])
     s = SHAPES[args["shape"]]
     model = model_config(s, **args.get("model", {}))
     exp = ExperimentConfig(model=model, train=TrainConfig(**args.get("train", {})), mesh=MeshConfig(data=1))
@@ -59,14 +61,35 @@ def jax_train(args: dict[str, Any]) -> dict[str, Any]:
             jax.block_until_ready(metrics["loss"])
 
         times = timed(one, warmup=args.get("warmup", 2), steps=args["steps"])
+        if args.get("profile_out"):  # a trace of 3 more steps, for where the time goes
+            _profile(one, args["profile_out"])
     out = {"compile_s": compile_s, "scan_compile_s": scan_compile_s, "step_s": median(times), "times": times,
            "backend": jax.default_backend()}
+    stats = jax.devices()[0].memory_stats() or {}
+    if "peak_bytes_in_use" in stats:  # GPU: the allocator's high-water mark
+        out["gpu_peak_gib"] = stats["peak_bytes_in_use"] / 2 ** 30
     if mem is not None:
         out["xla_temp_mib"] = mem.temp_size_in_bytes / 2 ** 20
         out["xla_args_mib"] = mem.argument_size_in_bytes / 2 ** 20
     if args.get("peak"):
         out.update(matmul_peak())
     return out
+
+
+def _profile(step, out: str, steps: int = 3) -> None:
+    """Traces `steps` calls of `step` and copies the Perfetto (Chrome JSON) trace to `out`."""
+    import glob
+    import shutil
+    import tempfile
+
+    import jax
+    with tempfile.TemporaryDirectory() as d:
+        with jax.profiler.trace(d, create_perfetto_trace=True):
+            for _ in range(steps):
+                step()
+        found = glob.glob(f"{d}/**/*perfetto_trace.json.gz", recursive=True)
+        if found:
+            shutil.copy(found[0], out)
 
 
 def torch_train(args: dict[str, Any]) -> dict[str, Any]:
