@@ -104,24 +104,26 @@ def matmul_peak() -> dict[str, float]:
     return {"matmul_n": n, "matmul_dtype": str(jnp.dtype(dtype)), "matmul_flops_per_s": 2.0 * n ** 3 / median(times)}
 
 
-def thread_env(threads: int) -> dict[str, str]:
-    """Environment that holds a worker to `threads` CPU threads, whichever framework it runs."""
+def thread_env(threads: int, xla_flags: str = "") -> dict[str, str]:
+    """Environment that holds a worker to `threads` CPU threads, whichever framework it runs
+    (`xla_flags`: more XLA flags, for trying compiler options)."""
     env = dict(os.environ)
     env.pop("XLA_FLAGS", None)  # no simulated devices: one CPU device using `threads` threads
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}",
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads} {xla_flags}".strip(),
                TF_CPP_MIN_LOG_LEVEL="3")
     return env
 
 
-def run_worker(module: str, args: dict[str, Any], *, threads: int, timeout: float = 1800) -> dict[str, Any]:
+def run_worker(module: str, args: dict[str, Any], *, threads: int, timeout: float = 1800,
+               xla_flags: str = "") -> dict[str, Any]:
     """Runs `python -m module` with the JSON `args` on stdin under `threads` threads (and, on
     Linux, pinned to the first `threads` cores); returns its JSON result (last stdout line)."""
     cmd = [sys.executable, "-m", module]
     if sys.platform.startswith("linux") and threads <= (os.cpu_count() or 1) and shutil.which("taskset"):
         cmd = ["taskset", "-c", f"0-{threads - 1}", *cmd]
     proc = subprocess.run(cmd, input=json.dumps(args), capture_output=True, text=True, cwd=ROOT,
-                          env=thread_env(threads), timeout=timeout)
+                          env=thread_env(threads, xla_flags), timeout=timeout)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-5:]
         raise RuntimeError(f"{module} {args} failed (exit {proc.returncode}): " + " | ".join(tail))

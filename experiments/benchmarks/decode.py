@@ -12,6 +12,7 @@ includes jaxformer's compilation, reported apart). Writes experiments/results/be
 from __future__ import annotations
 
 import argparse
+import sys
 
 from experiments.benchmarks.common import SHAPES, run_worker, table, write_json
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                        ("jax_sent_s", "jaxformer sent/s", ",.1f"), ("jax_tok_s", "jaxformer tok/s", ",.0f"),
                        ("torch_sent_s", "PyTorch sent/s", ",.1f"), ("torch_tok_s", "PyTorch tok/s", ",.0f"),
                        ("ratio", "ratio", ".2f"), ("compile_s", "jaxformer compile s", ".1f")]))
-    path = write_json("decode", {"command": "python -m experiments.benchmarks.decode " + " ".join(argv or []),
+    path = write_json("decode", {"command": "python -m experiments.benchmarks.decode " + " ".join(sys.argv[1:] if argv is None else argv),
                                  "threads": a.threads, "src_len": a.src_len, "out_len": a.out_len, "rows": rows})
     print(f"wrote {path}")
     return rows

@@ -24,6 +24,7 @@ big-model variant compiles for about 2 minutes); `--variants` picks a subset.
 from __future__ import annotations
 
 import argparse
+import sys
 import os
 import time
 import traceback
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
     # environment): a preallocating parent would leave a worker a quarter of the memory.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
-    out: dict = {"command": "python -m experiments.benchmarks.gpu " + " ".join(argv or []), "seed": a.seed,
+    out: dict = {"command": "python -m experiments.benchmarks.gpu " + " ".join(sys.argv[1:] if argv is None else argv), "seed": a.seed,
                  "devices": [str(d) for d in jax.devices()], "jax": jax.__version__}
     try:
         import flax

@@ -16,6 +16,7 @@ experiments/results/benchmarks/packing.json.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         out += rows
     print(table(out, [("corpus", "corpus", ""), ("batching", "batching", ""), ("inputs", "source non-pad", ".1%"),
                       ("targets", "target non-pad", ".1%")]))
-    path = write_json("packing", {"command": "python -m experiments.benchmarks.packing " + " ".join(argv or []),
+    path = write_json("packing", {"command": "python -m experiments.benchmarks.packing " + " ".join(sys.argv[1:] if argv is None else argv),
                                   "rows": out})
     print(f"wrote {path}")
     return out

@@ -10,6 +10,7 @@ Prints a table, writes experiments/results/benchmarks/scaling.json and scaling.p
 from __future__ import annotations
 
 import argparse
+import sys
 
 from experiments.benchmarks.common import RESULTS, SHAPES, forward_flops, run_worker, table, train_flops, write_json
 WORKER = "experiments.benchmarks.train_worker"
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     png = RESULTS / "scaling.png"
     plot(by_length, by_batch, a.shape, png)
-    path = write_json("scaling", {"command": "python -m experiments.benchmarks.scaling " + " ".join(argv or []),
+    path = write_json("scaling", {"command": "python -m experiments.benchmarks.scaling " + " ".join(sys.argv[1:] if argv is None else argv),
                                   "shape": a.shape, "threads": a.threads, "by_length": by_length, "by_batch": by_batch})
     print(f"wrote {path} and {png}")
     return {"by_length": by_length, "by_batch": by_batch}

@@ -22,6 +22,7 @@ experiments/results/benchmarks/train.json.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from experiments.benchmarks.common import SHAPES, median, run_worker, table, train_flops, write_json
 
@@ -30,7 +31,7 @@ WORKER = "experiments.benchmarks.train_worker"
 
 def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 128, length: int = 32,
             model: dict | None = None, peer: bool = True, accum: int = 1, scan_compile: bool = True,
-            prng: str | None = None, profile_out: str | None = None) -> dict:
+            prng: str | None = None, profile_out: str | None = None, xla_flags: str = "") -> dict:
     args = dict(shape=shape, batch=batch, src_len=length, tgt_len=length, steps=steps, threads=threads,
                 model=model or {}, train={"grad_accum_steps": accum}, prng=prng,
                 profile_out=profile_out)
@@ -38,7 +39,7 @@ def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 1
     j = t = t0 = {}
     for r in range(rounds):
         j = run_worker(WORKER, {**args, "framework": "jaxformer", "peak": True, "scan_compile": scan_compile and r == 0},
-                       threads=threads)
+                       threads=threads, xla_flags=xla_flags)
         jx += j["times"]
         peaks.append(j["matmul_flops_per_s"])
         compile_s.append(j["compile_s"])
@@ -59,7 +60,8 @@ def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 1
                flops_per_step=flops, matmul_peak=peak, matmul_dtype=j["matmul_dtype"], backend=j["backend"],
                jax_step_s=median(jx), compile_s=median(compile_s),
                scan_compile_s=median(scan_compile_s) if scan_compile_s else None, jax_rss_mib=j["peak_rss_mib"],
-               xla_temp_mib=j.get("xla_temp_mib"), gpu_peak_gib=j.get("gpu_peak_gib"), prng=prng, jax_times=jx)
+               xla_temp_mib=j.get("xla_temp_mib"), gpu_peak_gib=j.get("gpu_peak_gib"), prng=prng, xla_flags=xla_flags,
+               jax_times=jx)
     row["jax_tok_s"] = tokens / row["jax_step_s"]
     row["jax_gflops"] = flops / row["jax_step_s"] / 1e9
     row["jax_util"] = flops / row["jax_step_s"] / peak
@@ -95,6 +97,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--accum", type=int, default=1,
                    help="run each step as this many micro-batches, in both frameworks (the same update)")
     p.add_argument("--no-peer", action="store_true", help="jaxformer only (e.g. on a GPU)")
+    p.add_argument("--xla-flags", default="", help="more XLA_FLAGS for the jaxformer worker (compiler options)")
+    p.add_argument("--name", help="write experiments/results/benchmarks/NAME.json (default: train, or train_accumK)")
+    p.add_argument("--no-scan-compile", action="store_true", help="skip compiling the scanned stack too")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="a jaxformer ModelConfig change, e.g. dtype=bfloat16 or attention_impl=cudnn")
     a = p.parse_args(argv)
@@ -104,13 +109,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
         model[key] = {"true": True, "false": False}.get(value.lower(), value)
     rows = [measure(s, steps=a.steps if s == "small" else max(3, a.steps // 2), threads=a.threads,
                     rounds=a.rounds if s == "small" else 1, batch=a.batch, length=a.length, model=model,
-                    peer=not a.no_peer, accum=a.accum)
+                    peer=not a.no_peer, accum=a.accum, scan_compile=not a.no_scan_compile,
+                    xla_flags=a.xla_flags)
             for s in a.shapes]
     print(table(rows, COLUMNS))
     print(f"FLOPs per step: 3 x forward matmul FLOPs (common.forward_flops); matmul peak: "
           f"{median([r['matmul_peak'] for r in rows]) / 1e9:.1f} GFLOP/s ({rows[0]['matmul_dtype']}, "
           f"{rows[0]['backend']}), same run.")
-    path = write_json("train" if a.accum == 1 else f"train_accum{a.accum}", {"command": "python -m experiments.benchmarks.train " + " ".join(argv or []),
+    path = write_json(a.name or ("train" if a.accum == 1 else f"train_accum{a.accum}"), {"command": "python -m experiments.benchmarks.train " + " ".join(sys.argv[1:] if argv is None else argv),
                                 "threads": a.threads, "rows": rows})
     print(f"wrote {path}")
     return rows
