@@ -17,7 +17,7 @@ Run on a CUDA machine (the `device` tool here). In order, each part printing as 
    datasheet's 989 TFLOP/s dense bf16 (H100/H200 SXM), compile time, peak GPU memory.
 
 Writes experiments/results/benchmarks/gpu.json (`--name`) after every part, so a failure or a
-time limit keeps what was done. On an H200 the whole default run takes about 12 minutes (each
+time limit keeps what was done. On an H200 the whole default run takes about 15 minutes (each
 big-model variant compiles for about 2 minutes); `--variants` picks a subset.
 """
 
