@@ -5,8 +5,8 @@ training throughput with model FLOPs utilisation (MFU) of the paper's big model.
 
 Run on a CUDA machine (the `device` tool here). In order, each part printing as it finishes:
 
-1. Ceilings measured in this run: a bf16 8192^3 matmul on random data (three input sets in
-   rotation, median of 20) and a device-to-device pass over 2 GiB (bytes read + written).
+1. Ceilings measured in this run: a bf16 8192^3 matmul on random data (common.matmul_peak,
+   median of 20) and a device-to-device pass over 2 GiB (bytes read + written).
 2. Correctness, fresh random inputs per check: `dot_product_attention` with cuDNN and with XLA,
    bf16, padding and causal masks, against a float64 reference (outputs) and a float32 one
    (gradients), on the query rows that have a key to attend to; then a bf16 + cuDNN model
@@ -31,7 +31,7 @@ import traceback
 
 import numpy as np
 
-from experiments.benchmarks.common import SHAPES, median, table, timed, write_json
+from experiments.benchmarks.common import SHAPES, matmul_peak, median, table, timed, write_json
 
 DATASHEET_BF16 = 989e12  # dense bf16 FLOP/s of an H100/H200 SXM, NVIDIA's datasheet
 TOL_BF16 = 2e-2
@@ -60,26 +60,13 @@ def rel(a, b) -> float:
 
 
 def ceilings() -> dict:
-    """Measured bf16 matmul FLOP/s and copy bandwidth of this device, now."""
+    """Measured bf16 matmul FLOP/s (common.matmul_peak) and copy bandwidth of this device, now."""
     import jax
     import jax.numpy as jnp
-    n = 8192
-    keys = jax.random.split(jax.random.key(0), 6)
-    mats = [jax.random.normal(k, (n, n), jnp.bfloat16) for k in keys]
-    f = jax.jit(jnp.dot)
-    i = [0]
-
-    def mm():
-        a, b = mats[2 * (i[0] % 3)], mats[2 * (i[0] % 3) + 1]
-        i[0] += 1
-        f(a, b).block_until_ready()
-
-    mm_s = median(timed(mm, warmup=3, steps=20))
     x = jax.random.normal(jax.random.key(1), (2 ** 30,), jnp.bfloat16)  # 2 GiB, ~40x the L2
     g = jax.jit(lambda x: x * 2)  # one read, one write
     cp_s = median(timed(lambda: g(x).block_until_ready(), warmup=2, steps=10))
-    return {"matmul_n": n, "matmul_flops_per_s": 2.0 * n ** 3 / mm_s,
-            "copy_bytes_per_s": 2.0 * x.size * 2 / cp_s}
+    return {**matmul_peak(), "copy_bytes_per_s": 2.0 * x.size * 2 / cp_s}
 
 
 def attention_checks(seed: int, impls: tuple[str, ...] = ("cudnn", "xla")) -> list[dict]:
