@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from jaxformer.config import ModelConfig
-from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table
+from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table, tied_logits
 
 
 def test_sinusoidal_encoding_is_the_papers_formula():
@@ -39,6 +39,23 @@ def test_embedding_is_scaled_by_sqrt_d_model():
     # The shared matrix is also the pre-softmax projection.
     x = jax.random.normal(jax.random.key(1), (1, 2, 16))
     np.testing.assert_allclose(emb.attend(x), x @ emb.embedding[...].T, rtol=1e-5, atol=1e-5)
+
+
+def test_tied_logits_gradients_equal_autodiff():
+    kx, kt, kw = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(kx, (3, 5, 8))
+    table = jax.random.normal(kt, (11, 8))
+    w = jax.random.normal(kw, (3, 5, 11))  # a cotangent that is not all ones
+
+    def loss(f):
+        return lambda x, t: jnp.sum(jnp.tanh(f(x, t)) * w)
+
+    plain = jax.grad(loss(lambda x, t: jnp.einsum("btd,vd->btv", x, t)), argnums=(0, 1))(x, table)
+    custom = jax.grad(loss(tied_logits), argnums=(0, 1))(x, table)
+    np.testing.assert_allclose(tied_logits(x, table), jnp.einsum("btd,vd->btv", x, table), rtol=1e-6, atol=1e-6)
+    for a, b in zip(custom, plain):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("norm", ["post", "pre"])
