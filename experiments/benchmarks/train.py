@@ -8,7 +8,8 @@ On a GPU (no peer; bf16 and cuDNN attention; 25000 target tokens per step as in 
         --set dtype=bfloat16 --set attention_impl=cudnn
 
 For each shape: 4096 target tokens per step (128 sentences of 32 source and 32 target tokens, no
-padding), the median step time over `steps` timed steps after 2 warm-up steps, each framework in
+padding), the median step time over `steps` timed steps after `warmup` (4) untimed ones (the
+first 4 jaxformer steps still grow the glibc heap, 300,000 page faults each), each framework in
 its own process pinned to `threads` cores, the frameworks interleaved `rounds` times so that a
 noisy neighbour hits all. jaxformer runs with the glibc settings its CLI applies
 (jaxformer/hostmem.py); PyTorch runs twice, as it comes and with those same settings, which
@@ -31,8 +32,8 @@ WORKER = "experiments.benchmarks.train_worker"
 
 def measure(shape: str, *, steps: int, threads: int, rounds: int, batch: int = 128, length: int = 32,
             model: dict | None = None, peer: bool = True, accum: int = 1, scan_compile: bool = True,
-            prng: str | None = None, profile_out: str | None = None, xla_flags: str = "") -> dict:
-    args = dict(shape=shape, batch=batch, src_len=length, tgt_len=length, steps=steps, threads=threads,
+            prng: str | None = None, profile_out: str | None = None, xla_flags: str = "", warmup: int = 4) -> dict:
+    args = dict(shape=shape, batch=batch, src_len=length, tgt_len=length, steps=steps, warmup=warmup, threads=threads,
                 model=model or {}, train={"grad_accum_steps": accum}, prng=prng,
                 profile_out=profile_out)
     jx, pt, pt0, peaks, compile_s, scan_compile_s = [], [], [], [], [], []
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--shapes", nargs="+", default=["small", "base"], choices=sorted(SHAPES))
     p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--warmup", type=int, default=4, help="untimed steps first, in both frameworks")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=128, help="sentences per step (default 128 x 32 = 4096 tokens)")
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = [measure(s, steps=a.steps if s == "small" else max(3, a.steps // 2), threads=a.threads,
                     rounds=a.rounds if s == "small" else 1, batch=a.batch, length=a.length, model=model,
                     peer=not a.no_peer, accum=a.accum, scan_compile=not a.no_scan_compile,
-                    xla_flags=a.xla_flags)
+                    xla_flags=a.xla_flags, warmup=a.warmup)
             for s in a.shapes]
     print(table(rows, COLUMNS))
     print(f"FLOPs per step: 3 x forward matmul FLOPs (common.forward_flops); matmul peak: "
