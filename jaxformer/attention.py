@@ -13,7 +13,7 @@ import numpy as np
 from flax import nnx
 
 from jaxformer.config import ConfigError, ModelConfig
-from jaxformer.layers import dropout, param, xavier
+from jaxformer.layers import dense, dropout, param, xavier
 from jaxformer.sharding import constrain
 
 Array = jax.Array
@@ -109,7 +109,7 @@ class MultiHeadAttention(nnx.Module):
         ws = [getattr(self, n)[...].astype(x.dtype) for n in names]
         bs = [getattr(self, n + "_bias")[...].astype(x.dtype) for n in names]
         w, b = (ws[0], bs[0]) if len(names) == 1 else (jnp.concatenate(ws, -1), jnp.concatenate(bs, -1))
-        y = jnp.einsum("btd,dnh->btnh", x, w) + b[None, None]
+        y = dense(x, w) + b[None, None]
         ends = np.cumsum([a.shape[-1] for a in ws])
         return [constrain(y[..., e - a.shape[-1]:e], ("batch", "length", "heads", "kv")) for a, e in zip(ws, ends)]
 
@@ -143,6 +143,6 @@ class MultiHeadAttention(nnx.Module):
             implementation=self.config.attention_impl, return_weights=return_weights,
         )
         out, weights = result if return_weights else (result, None)
-        y = jnp.einsum("btnh,nhd->btd", out, self.out[...].astype(out.dtype)) + self.out_bias[...].astype(out.dtype)[None, None]
+        y = dense(out, self.out[...].astype(out.dtype), 2) + self.out_bias[...].astype(out.dtype)[None, None]
         return constrain(y, ("batch", "length", "embed")), (cache, weights)
 

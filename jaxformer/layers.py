@@ -3,6 +3,8 @@ positional encodings, the position-wise feed-forward network and the residual wr
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -62,15 +64,44 @@ class Embed(nnx.Module):
         return constrain(logits, ("batch", "length", "vocab"))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def dense(x: Array, w: Array, n_in: int = 1) -> Array:
+    """x [..., *K] . w [*K, *N] -> [..., *N]: the last `n_in` axes of x contract with the first
+    `n_in` of w (a projection: [B, T, D] . [D, F], [B, T, N, H] . [N, H, D], ...).
+
+    The same product as `jnp.tensordot`, with the weight's gradient taken over the flattened
+    tokens: dw = x2d^T g2d as one [B*T, K] x [B*T, N] product that contracts dimension 0 of both.
+    Autodiff's version contracts two token axes (b, t), and XLA:CPU then copies one operand
+    transposed ([B*T, N] or [B*T, K]) before every weight-gradient dot; this form reads both in
+    place. Same values (`tests/test_layers.py`).
+    """
+    return jnp.tensordot(x, w, n_in)
+
+
+def _dense_fwd(x: Array, w: Array, n_in: int):
+    return dense(x, w, n_in), (x, w)
+
+
+def _dense_bwd(n_in: int, residuals, g: Array):
+    x, w = residuals
+    n_out = w.ndim - n_in
+    dx = jnp.tensordot(g, w, (tuple(range(g.ndim - n_out, g.ndim)), tuple(range(n_in, w.ndim))))
+    k, n = math.prod(w.shape[:n_in]), math.prod(w.shape[n_in:])
+    dw = jax.lax.dot_general(x.reshape(-1, k), g.reshape(-1, n), (((0,), (0,)), ((), ())))
+    return dx, dw.reshape(w.shape).astype(w.dtype)
+
+
+dense.defvjp(_dense_fwd, _dense_bwd)
+
+
 @jax.custom_vjp
 def tied_logits(x: Array, table: Array) -> Array:
-    """x [B, T, D] . table [V, D] -> logits [B, T, V], with the table's gradient taken as
-    (x^T dlogits)^T.
+    """x [B, T, D] . table [V, D] -> logits [B, T, V], with the table's gradient taken over the
+    flattened tokens: dlogits2d^T x2d, contracting dimension 0 of both.
 
-    Autodiff asks for dlogits^T x, and XLA:CPU then writes the [B*T, V] gradient of the logits a
-    second time, transposed, for that product (0.15 s of a 2.3 s small step). Contracting over
-    the tokens with dlogits as the right-hand operand reads it in place; only x [B*T, D] and the
-    [D, V] result are transposed. Same values (`tests/test_layers.py`).
+    Autodiff's version makes XLA:CPU write the [B*T, V] gradient of the logits a second time,
+    transposed, for that product (0.15 s of a 2.3 s small step); this form reads it in place.
+    Same values (`tests/test_layers.py`).
     """
     return jnp.einsum("btd,vd->btv", x, table)
 
@@ -82,8 +113,9 @@ def _tied_fwd(x: Array, table: Array):
 def _tied_bwd(residuals, g: Array):
     x, table = residuals
     dx = jnp.einsum("btv,vd->btd", g, table)
-    dtable = jnp.einsum("btd,btv->dv", x, g).T
-    return dx, dtable
+    v, d = table.shape
+    dtable = jax.lax.dot_general(g.reshape(-1, v), x.reshape(-1, d), (((0,), (0,)), ((), ())))
+    return dx, dtable.astype(table.dtype)
 
 
 tied_logits.defvjp(_tied_fwd, _tied_bwd)
@@ -157,10 +189,10 @@ class FeedForward(nnx.Module):
 
     def __call__(self, x: Array, *, dropout_key: Array | None = None) -> Array:
         """[B, T, D] -> [B, T, D]."""
-        h = jnp.einsum("btd,df->btf", x, self.wi[...].astype(x.dtype)) + self.bi[...].astype(x.dtype)[None, None]
+        h = dense(x, self.wi[...].astype(x.dtype)) + self.bi[...].astype(x.dtype)[None, None]
         h = constrain(jax.nn.relu(h), ("batch", "length", "mlp"))
         h = dropout(h, self.config.relu_dropout_rate, dropout_key)
-        y = jnp.einsum("btf,fd->btd", h, self.wo[...].astype(x.dtype)) + self.bo[...].astype(x.dtype)[None, None]
+        y = dense(h, self.wo[...].astype(x.dtype)) + self.bo[...].astype(x.dtype)[None, None]
         return constrain(y, ("batch", "length", "embed"))
 
 

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from jaxformer.config import ModelConfig
-from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table, tied_logits
+from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table, dense, tied_logits
 
 
 def test_sinusoidal_encoding_is_the_papers_formula():
@@ -39,6 +39,26 @@ def test_embedding_is_scaled_by_sqrt_d_model():
     # The shared matrix is also the pre-softmax projection.
     x = jax.random.normal(jax.random.key(1), (1, 2, 16))
     np.testing.assert_allclose(emb.attend(x), x @ emb.embedding[...].T, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("x_shape,w_shape,n_in", [((3, 5, 8), (8, 6), 1), ((3, 5, 8), (8, 2, 3), 1),
+                                                   ((3, 5, 2, 4), (2, 4, 7), 2)])
+def test_dense_equals_tensordot_with_gradients(x_shape, w_shape, n_in):
+    kx, kw, kg = jax.random.split(jax.random.key(0), 3)
+    x, w = jax.random.normal(kx, x_shape), jax.random.normal(kw, w_shape)
+    out_shape = x_shape[:len(x_shape) - n_in] + w_shape[n_in:]
+    c = jax.random.normal(kg, out_shape)  # a cotangent that is not all ones
+
+    def loss(f):
+        return lambda x, w: jnp.sum(jnp.tanh(f(x, w)) * c)
+
+    ref = lambda x, w: jnp.tensordot(x, w, n_in)
+    np.testing.assert_allclose(dense(x, w, n_in), ref(x, w), rtol=1e-6, atol=1e-6)
+    plain = jax.grad(loss(ref), argnums=(0, 1))(x, w)
+    custom = jax.grad(loss(lambda x, w: dense(x, w, n_in)), argnums=(0, 1))(x, w)
+    for a, b in zip(custom, plain):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_tied_logits_gradients_equal_autodiff():
