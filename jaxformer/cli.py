@@ -222,8 +222,8 @@ def _average(args: argparse.Namespace) -> None:
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--checkpoint", default="latest", help="latest, best, ema, averaged, or a step number")
-    p.add_argument("--beam-size", type=int, default=4, help="1 = greedy (the paper: 4)")
-    p.add_argument("--alpha", type=float, default=0.6, help="length penalty (the paper: 0.6)")
+    p.add_argument("--beam-size", type=int, help="1 = greedy; default: the run's train.test_beam_size (the paper: 4)")
+    p.add_argument("--alpha", type=float, help="length penalty; default: the run's train.beam_alpha (the paper: 0.6)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-input-tokens", type=int, default=256, help="longer inputs are cut (and counted)")
 

@@ -62,7 +62,8 @@ class Translator:
 
 
 def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator:
-    """A Translator for a workdir; `which` is "latest", "best", "ema", "averaged" or a step number."""
+    """A Translator for a workdir; `which` is "latest", "best", "ema", "averaged" or a step number.
+    `beam_size` and `alpha` default to the run's `train.test_beam_size` and `train.beam_alpha`."""
     workdir = Path(workdir)
     exp = checkpoint.read_config(workdir)
     tok_path = workdir / "tokenizer.model"
@@ -85,6 +86,13 @@ def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator
                               f"train first (jaxformer train --workdir {workdir})")
         _, params, step = checkpoint.load_model_params(workdir, step, ema=which == "ema")
         source = f"{'EMA of ' if which == 'ema' else ''}step {step}"
+    # Unset decoding options come from the run's config: the same search as its own test score.
+    options.setdefault("beam_size", None)
+    options.setdefault("alpha", None)
+    if options["beam_size"] is None:
+        options["beam_size"] = exp.train.test_beam_size
+    if options["alpha"] is None:
+        options["alpha"] = exp.train.beam_alpha
     return Translator(exp, params, tokenizer, source, **options)
 
 

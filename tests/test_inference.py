@@ -1,6 +1,7 @@
 """Checkpoint averaging, the translate / evaluate / average commands and their bad input, and
 BLEU exactly as sacreBLEU's command line computes it."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -52,6 +53,18 @@ def test_averaging_identical_checkpoints_is_the_identity_and_two_give_their_mean
     assert inference.load(workdir, which="averaged").source == "average of steps [2, 3]"
     with pytest.raises(inference.ConfigError, match="has 3 checkpoint\\(s\\) .* cannot average the last 7"):
         inference.average_checkpoints(workdir, 7)
+
+
+def test_decoding_options_default_to_the_runs_config(workdir, tmp_path):
+    wd = tmp_path / "wd"
+    shutil.copytree(workdir, wd)
+    exp = checkpoint.read_config(wd)
+    checkpoint.write_config(wd, dataclasses.replace(exp, train=dataclasses.replace(exp.train, test_beam_size=3,
+                                                                                   beam_alpha=1.4)))
+    t = inference.load(wd)
+    assert (t.beam_size, t.alpha) == (3, 1.4)
+    t = inference.load(wd, beam_size=1, alpha=0.6)
+    assert (t.beam_size, t.alpha) == (1, 0.6)
 
 
 def test_translate_keeps_input_order_and_empty_lines(workdir, tmp_path, capsys):
