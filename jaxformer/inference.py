@@ -87,11 +87,9 @@ def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator
         _, params, step = checkpoint.load_model_params(workdir, step, ema=which == "ema")
         source = f"{'EMA of ' if which == 'ema' else ''}step {step}"
     # Unset decoding options come from the run's config: the same search as its own test score.
-    options.setdefault("beam_size", None)
-    options.setdefault("alpha", None)
-    if options["beam_size"] is None:
+    if options.get("beam_size") is None:
         options["beam_size"] = exp.train.test_beam_size
-    if options["alpha"] is None:
+    if options.get("alpha") is None:
         options["alpha"] = exp.train.beam_alpha
     return Translator(exp, params, tokenizer, source, **options)
 

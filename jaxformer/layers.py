@@ -64,6 +64,12 @@ class Embed(nnx.Module):
         return constrain(logits, ("batch", "length", "vocab"))
 
 
+def _over_tokens(a: Array, b: Array) -> Array:
+    """a [M, K]^T . b [M, N] -> [K, N], contracting dimension 0 of both operands in place (the
+    weight-gradient form that XLA:CPU runs without a transposed copy of either)."""
+    return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def dense(x: Array, w: Array, n_in: int = 1) -> Array:
     """x [..., *K] . w [*K, *N] -> [..., *N]: the last `n_in` axes of x contract with the first
@@ -87,8 +93,7 @@ def _dense_bwd(n_in: int, residuals, g: Array):
     n_out = w.ndim - n_in
     dx = jnp.tensordot(g, w, (tuple(range(g.ndim - n_out, g.ndim)), tuple(range(n_in, w.ndim))))
     k, n = math.prod(w.shape[:n_in]), math.prod(w.shape[n_in:])
-    dw = jax.lax.dot_general(x.reshape(-1, k), g.reshape(-1, n), (((0,), (0,)), ((), ())))
-    return dx, dw.reshape(w.shape).astype(w.dtype)
+    return dx, _over_tokens(x.reshape(-1, k), g.reshape(-1, n)).reshape(w.shape).astype(w.dtype)
 
 
 dense.defvjp(_dense_fwd, _dense_bwd)
@@ -114,8 +119,7 @@ def _tied_bwd(residuals, g: Array):
     x, table = residuals
     dx = jnp.einsum("btv,vd->btd", g, table)
     v, d = table.shape
-    dtable = jax.lax.dot_general(g.reshape(-1, v), x.reshape(-1, d), (((0,), (0,)), ((), ())))
-    return dx, dtable.astype(table.dtype)
+    return dx, _over_tokens(g.reshape(-1, v), x.reshape(-1, d)).astype(table.dtype)
 
 
 tied_logits.defvjp(_tied_fwd, _tied_bwd)
