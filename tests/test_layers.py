@@ -78,6 +78,24 @@ def test_tied_logits_gradients_equal_autodiff():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+
+def _program(f, *args) -> str:
+    """The lowered StableHLO of jit(f) without its module name and source locations (so that
+    two spellings of one product compare equal)."""
+    lines = jax.jit(f).lower(*args).as_text().splitlines()
+    return "\n".join(l.split(" loc(")[0] for l in lines if not l.startswith(("#loc", "module @")))
+
+
+def test_custom_vjp_wrappers_add_nothing_to_the_forward_program():
+    # Decoding (greedy, beam search, the cache) never differentiates: there the wrappers must
+    # lower to exactly the plain products, so they cannot cost anything outside training.
+    x, w2, t = jnp.ones((4, 1, 16)), jnp.ones((2, 8, 16)), jnp.ones((11, 16))
+    assert _program(lambda x, t: dense(x, t.T), x, t) == _program(lambda x, t: jnp.tensordot(x, t.T, 1), x, t)
+    assert _program(lambda x, w: dense(x.reshape(4, 1, 2, 8), w, 2), x, w2) == \
+        _program(lambda x, w: jnp.tensordot(x.reshape(4, 1, 2, 8), w, 2), x, w2)
+    assert _program(tied_logits, x, t) == _program(lambda x, t: jnp.einsum("btd,vd->btv", x, t), x, t)
+    assert "dot_general" in _program(tied_logits, x, t)
+
 @pytest.mark.parametrize("norm", ["post", "pre"])
 def test_residual_wrapper_places_layer_norm(norm):
     cfg = ModelConfig(vocab_size=10, d_model=16, d_ff=32, num_heads=2, norm=norm)
