@@ -7,7 +7,7 @@ Random untrained weights, 24-token sources, exactly 32 output tokens per sentenc
 produced, so both frameworks do the same number of steps), beam 4 keeping 4 hypotheses alive.
 Sentences/s and output tokens/s are medians over repeated calls (15 at batch 1, 5 at batch 32)
 after one warm-up call (which includes jaxformer's compilation, reported apart); the range of
-jaxformer's calls is printed too, since a 0.1-0.3 s call varies by a factor of 2 on a shared
+jaxformer's calls is printed too, since a 0.1-0.3 s call varies by up to 1.5x on a shared
 2-core machine. Writes experiments/results/benchmarks/decode.json.
 """
 
