@@ -78,7 +78,6 @@ def test_tied_logits_gradients_equal_autodiff():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
-
 def _program(f, *args) -> str:
     """The lowered StableHLO of jit(f) without its module name and source locations (so that
     two spellings of one product compare equal)."""
@@ -95,6 +94,7 @@ def test_custom_vjp_wrappers_add_nothing_to_the_forward_program():
         _program(lambda x, w: jnp.tensordot(x.reshape(4, 1, 2, 8), w, 2), x, w2)
     assert _program(tied_logits, x, t) == _program(lambda x, t: jnp.einsum("btd,vd->btv", x, t), x, t)
     assert "dot_general" in _program(tied_logits, x, t)
+
 
 @pytest.mark.parametrize("norm", ["post", "pre"])
 def test_residual_wrapper_places_layer_norm(norm):
