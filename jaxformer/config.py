@@ -193,12 +193,19 @@ class TrainConfig:
     """The optimiser and the loop (section 5.3 and 5.4)."""
 
     num_steps: int = 100_000
-    max_train_seconds: float = 0.0  # > 0: also stop after this much training time (a time budget)
+    # > 0: also stop after this much training time (a time budget; wall clock from the loop's start,
+    # evaluations included, carried across resumes in the checkpoints).
+    max_train_seconds: float = 0.0
     # "rsqrt": the paper's d_model^-0.5 * min(step^-0.5, step * warmup^-1.5), times learning_rate_scale.
     # "linear_rsqrt": linear warmup to peak_learning_rate, then peak * sqrt(warmup / step).
-    # "linear_decay": linear warmup to peak_learning_rate, then linearly down to 0 at num_steps (for a
-    # fixed budget: set num_steps to what the budget allows, max_train_seconds as the guard).
+    # "linear_decay": linear warmup to peak_learning_rate, then linearly down to 0 at num_steps, or,
+    # with decay_over="time", at the end of max_train_seconds.
     schedule: str = "rsqrt"
+    # "steps": the decay is a function of the update count (exactly reproducible, resume == uninterrupted).
+    # "time": peak * min(step / warmup, 1 - t / max_train_seconds), t the training time used so far, so
+    # a time-budgeted run anneals to zero when its budget ends on any machine, fast or slow; num_steps is
+    # then only an upper bound. The rate depends on the clock, so two runs differ in their step counts.
+    decay_over: str = "steps"
     warmup_steps: int = 4000
     learning_rate_scale: float = 1.0
     peak_learning_rate: float = 1e-3
@@ -225,6 +232,11 @@ class TrainConfig:
         if self.schedule not in ("rsqrt", "linear_rsqrt", "linear_decay", "constant"):
             raise ConfigError(f"train.schedule={self.schedule!r} is not one of rsqrt, linear_rsqrt, linear_decay, "
                               "constant")
+        if self.decay_over not in ("steps", "time"):
+            raise ConfigError(f"train.decay_over={self.decay_over!r} is not one of steps, time")
+        if self.decay_over == "time" and (self.schedule != "linear_decay" or self.max_train_seconds <= 0):
+            raise ConfigError("train.decay_over='time' needs train.schedule='linear_decay' and a time budget "
+                              f"(train.max_train_seconds > 0; it is {self.max_train_seconds:g})")
         if self.schedule == "linear_decay" and self.num_steps <= self.warmup_steps:
             raise ConfigError(f"train.schedule='linear_decay' needs train.num_steps ({self.num_steps}) > "
                               f"train.warmup_steps ({self.warmup_steps}); the rate reaches 0 at num_steps")

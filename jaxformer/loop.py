@@ -22,6 +22,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxformer import checkpoint, decode, evaluate, sharding, train
+from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
 from jaxformer.data.prefetch import Prefetch
@@ -64,6 +65,14 @@ def gather_data_states(state: dict[str, Any]) -> dict[str, Any]:
     padded[: raw.size] = raw
     rows = multihost_utils.process_allgather(padded)  # [processes, size]
     return {"processes": [json.loads(bytes(r).rstrip(b"\0").decode()) for r in np.asarray(rows)]}
+
+
+def saved_progress(data_item: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """(data iterator states, training seconds used) of a checkpoint's JSON item. Checkpoints
+    written before the time budget was saved hold the iterator states alone (and 0 seconds)."""
+    if "data_iterator" in data_item:
+        return data_item["data_iterator"], float(data_item.get("train_seconds", 0.0))
+    return data_item, 0.0
 
 
 def own_data_state(saved: dict[str, Any]) -> dict[str, Any]:
@@ -180,13 +189,15 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     writer = MetricWriter(workdir, enabled=main)
 
     start = ckpt.latest_step()
+    used_s = 0.0
     if start is not None:
         abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                                 jax.eval_shape(lambda: train.init_state(exp)), shard)
-        state, data_state = ckpt.restore(start, abstract)
+        state, saved = ckpt.restore(start, abstract)
+        data_state, used_s = saved_progress(saved)
         if data_state:
             train_it.set_state(own_data_state(data_state))
-        say(f"resumed from step {start} in {workdir}")
+        say(f"resumed from step {start} in {workdir}" + (f" ({used_s:.0f}s of training used)" if used_s else ""))
     else:
         start = 0
         state = jax.jit(lambda: train.init_state(exp), out_shardings=shard)()
@@ -194,7 +205,9 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
         f"({exp.mesh.rules}); {jax.process_count()} process(es); {exp.train.num_steps} steps")
 
     total = exp.train.num_steps
-    progress = Progress(total, start, print_fn=say, time_budget_s=exp.train.max_train_seconds)
+    budget = TimeBudget(exp.train.max_train_seconds, used_s, sync_every=exp.train.log_every)
+    progress = Progress(total, start, print_fn=say,
+                        time_budget_s=max(budget.remaining(), 1e-3) if budget.limit > 0 else 0.0)
     last_eval: dict[str, Any] = {}
     eval_sets: dict[tuple[str, int | None], pipeline.EvalSet] = {}
     t0 = time.perf_counter()
@@ -208,8 +221,9 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 jax.profiler.start_trace(str(workdir / "profile"))
                 profiling = True
             batch = global_batch(next(train_it), mesh, exp.mesh.rules)
-            state, metrics = step_fn(state, batch)
+            state, metrics = step_fn(state, batch, budget.fraction())
             step += 1
+            budget.sync(step)
             if profiling and len(profile) > 1 and step == profile[1]:
                 jax.block_until_ready(state)
                 jax.profiler.stop_trace()
@@ -228,7 +242,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 writer.write(step, "eval", shown)
                 say(f"eval {step}: loss {last_eval['loss']:.3f}  ppl {last_eval['perplexity']:.2f}"
                     + (f"  BLEU {last_eval['bleu']:.2f}  chrF {last_eval['chrf']:.2f}" if "bleu" in last_eval else ""))
-            out_of_time = 0 < exp.train.max_train_seconds <= time.perf_counter() - t0
+            out_of_time = budget.spent()
             if out_of_time and not is_eval:  # the time budget ends the run like its last step
                 last_eval = evaluate_split(state, prep, exp, mesh, eval_step, exp.data.eval_split,
                                            bleu_examples=exp.train.eval_bleu_examples, sets=eval_sets)
@@ -236,7 +250,8 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 is_eval = True
             stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
-                ckpt.save(step, state, gather_data_states(train_it.get_state()),
+                ckpt.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
+                                        "train_seconds": budget.elapsed()},
                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
             if is_eval or step % exp.train.checkpoint_every == 0:
                 progress.pause_done(step)

@@ -99,8 +99,13 @@ def _split_micro(batch: Batch, k: int) -> Batch:
     return jax.tree.map(split, batch)
 
 
-def train_step(state: TrainState, batch: Batch, exp: ExperimentConfig) -> tuple[TrainState, dict[str, Array]]:
-    """One update on a global batch [B, L] (all fields int32)."""
+def train_step(state: TrainState, batch: Batch, budget_used: Array | float = 0.0, *,
+               exp: ExperimentConfig) -> tuple[TrainState, dict[str, Array]]:
+    """One update on a global batch [B, L] (all fields int32).
+
+    `budget_used` (float32 []) is the fraction of `train.max_train_seconds` spent before this
+    step; only a schedule with `decay_over="time"` reads it.
+    """
     k = exp.train.grad_accum_steps
     rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
 
@@ -125,14 +130,17 @@ def train_step(state: TrainState, batch: Batch, exp: ExperimentConfig) -> tuple[
     tokens = jnp.maximum(sums["tokens"], 1.0)
     grads = jax.tree.map(lambda g: g / tokens, grads)
     tx = _tx(exp)
+    lr = learning_rate(exp.train, exp.model.d_model)(state.step, budget_used)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    if exp.train.decay_over == "time":  # optax gave Adam's direction; the clock-dependent rate is ours
+        updates = jax.tree.map(lambda u: -lr * u, updates)
     params = optax.apply_updates(state.params, updates)
     ema = state.ema
     if ema is not None:
         d = exp.train.ema_decay
         ema = jax.tree.map(lambda e, p: d * e + (1.0 - d) * p, ema, params)
     metrics = losses.summarize(sums)
-    metrics["learning_rate"] = learning_rate(exp.train, exp.model.d_model)(state.step)
+    metrics["learning_rate"] = lr
     metrics["grad_norm"] = optax.tree.norm(grads)
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema=ema)
     return new, metrics
@@ -146,12 +154,13 @@ def eval_sums(params, batch: Batch, exp: ExperimentConfig) -> dict[str, Array]:
 def compile_steps(exp: ExperimentConfig, mesh: Mesh) -> tuple[Callable, Callable, TrainState]:
     """(train_step, eval_step, state shardings), jitted with explicit shardings and the state donated.
 
-    Call them inside `sharding.use_rules(mesh, exp.mesh.rules)` so that activations follow the rules.
+    `train_step(state, batch, budget_used)`, the last a float; call them inside
+    `sharding.use_rules(mesh, exp.mesh.rules)` so that activations follow the rules.
     """
     shard = state_shardings(exp, mesh)
     batch_shard = NamedSharding(mesh, sharding.logical_to_spec(("batch", None), exp.mesh.rules))
     replicated = NamedSharding(mesh, PartitionSpec())
-    step = jax.jit(functools.partial(train_step, exp=exp), in_shardings=(shard, batch_shard),
+    step = jax.jit(functools.partial(train_step, exp=exp), in_shardings=(shard, batch_shard, replicated),
                    out_shardings=(shard, replicated), donate_argnums=0)
     evaluate = jax.jit(functools.partial(eval_sums, exp=exp), in_shardings=(shard.params, batch_shard),
                        out_shardings=replicated)

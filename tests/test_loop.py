@@ -184,6 +184,27 @@ def test_time_budget_ends_the_run_with_evaluation_and_test(config_file, tmp_path
     assert checkpoint.Checkpoints(tmp_path).latest_step() == 1
 
 
+def test_time_decay_anneals_to_zero_at_the_budget_and_a_resumed_run_keeps_the_clock(config_file, tmp_path,
+                                                                                      monkeypatch):
+    from jaxformer import budget
+    from test_budget import FakeClock
+    monkeypatch.setattr(budget, "time", FakeClock(1.0))  # every reading of the budget's clock: 1 s later
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["train.warmup_steps=2", "train.num_steps=1000", "train.schedule=linear_decay",
+                           "train.max_train_seconds=24", "train.decay_over=time", "train.test_beam_size=1"])
+    loop.run(exp, tmp_path, log=lambda *a, **k: None, stop_after=6)
+    said = []
+    result = loop.run(exp, tmp_path, log=lambda line, **_: said.append(line))
+    assert any("resumed from step 6" in line and "s of training used" in line for line in said)
+    rates = [r["learning_rate"] for r in read_metrics(tmp_path) if r["split"] == "train"]
+    steps = [r["step"] for r in read_metrics(tmp_path) if r["split"] == "train"]
+    assert steps == list(range(1, result["step"] + 1)) and 12 < result["step"] < 24  # ended by the budget
+    peak = exp.train.peak_learning_rate
+    assert rates[1] == pytest.approx(peak * (1 - 1 / 24), rel=1e-5)  # one reading (1 s) after step 1
+    assert all(b < a for a, b in zip(rates[1:], rates[2:]))  # down all the way, across the resume too
+    assert rates[-1] < 0.1 * peak and "bleu" in result["test"]
+
+
 def test_batch_not_divisible_by_the_mesh_is_a_clear_error(config_file, tmp_path):
     exp = apply_overrides(load_experiment(str(config_file), []), ["data.batch_size=12"])
     with pytest.raises(ConfigError, match="a batch of 12 rows cannot be split over the 8 devices"):

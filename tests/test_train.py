@@ -46,6 +46,45 @@ def test_linear_decay_reaches_zero_at_num_steps():
         TrainConfig(schedule="linear_decay", num_steps=10, warmup_steps=10)
 
 
+def test_time_decay_anneals_with_the_budget_used():
+    cfg = TrainConfig(schedule="linear_decay", decay_over="time", max_train_seconds=60.0, num_steps=10_000,
+                      warmup_steps=10, peak_learning_rate=1e-3)
+    lr = learning_rate(cfg, 512)
+    assert float(lr(4, 0.0)) == pytest.approx(5e-4)  # warm-up in steps, as always
+    assert float(lr(4, 0.6)) == pytest.approx(4e-4)  # a slow machine: the budget caps the warm-up too
+    assert float(lr(500, 0.25)) == pytest.approx(7.5e-4) and float(lr(500, 1.0)) == 0.0
+    assert float(lr(9_999, 0.5)) == pytest.approx(5e-4)  # num_steps is only an upper bound
+    with pytest.raises(ConfigError, match="needs train.schedule='linear_decay' and a time budget"):
+        TrainConfig(schedule="linear_decay", decay_over="time", num_steps=100, warmup_steps=10)
+    with pytest.raises(ConfigError, match="needs train.schedule='linear_decay'"):
+        TrainConfig(schedule="rsqrt", decay_over="time", max_train_seconds=60.0)
+    with pytest.raises(ConfigError, match="decay_over='hours' is not one of steps, time"):
+        TrainConfig(decay_over="hours")
+
+
+def test_time_decay_step_is_adam_at_the_rate_of_the_budget_left():
+    """An update with a quarter of the budget used equals a constant-rate update at 3/4 of the peak."""
+    base = experiment()
+    timed = dataclasses.replace(base, train=dataclasses.replace(
+        base.train, schedule="linear_decay", decay_over="time", max_train_seconds=100.0, warmup_steps=1,
+        num_steps=1000, peak_learning_rate=2e-3))
+    const = dataclasses.replace(base, train=dataclasses.replace(base.train, schedule="constant",
+                                                                peak_learning_rate=1.5e-3))
+    mesh = sharding.make_mesh(data=1, devices=jax.devices()[:1])
+    out = []
+    for exp, used in ((timed, 0.25), (const, 0.0)):
+        step, _, shard = train.compile_steps(exp, mesh)
+        state = jax.device_put(train.init_state(exp), shard)
+        with sharding.use_rules(mesh, exp.mesh.rules):
+            for seed in (0, 1):
+                state, m = step(state, batch_of(8, seed), used)
+        out.append((jax.device_get(state.params), float(m["learning_rate"])))
+    assert out[0][1] == pytest.approx(1.5e-3) and out[1][1] == pytest.approx(1.5e-3)
+    moved = jax.tree.map(lambda a, b: np.abs(a - b).max(), out[0][0], jax.device_get(train.init_state(timed).params))
+    assert max(jax.tree.leaves(moved)) > 1e-3  # the update did something
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), out[0][0], out[1][0])
+
+
 def run(exp, batches, mesh=None):
     mesh = mesh or sharding.make_mesh(data=1, devices=jax.devices()[:1])
     step, _, shard = train.compile_steps(exp, mesh)
@@ -53,7 +92,7 @@ def run(exp, batches, mesh=None):
     out = []
     with sharding.use_rules(mesh, exp.mesh.rules):
         for b in batches:
-            state, m = step(state, b)
+            state, m = step(state, b, 0.0)
             out.append(jax.device_get(m))
     return state, out
 
@@ -95,7 +134,7 @@ def test_second_step_does_not_recompile():
     step, _, shard = train.compile_steps(exp, mesh)
     state = jax.device_put(train.init_state(exp), shard)
     with sharding.use_rules(mesh, exp.mesh.rules):
-        state, _ = step(state, batch_of(8, 0))
+        state, _ = step(state, batch_of(8, 0), 0.0)
         with jax.log_compiles(True):
             import logging
             records = []
@@ -105,7 +144,7 @@ def test_second_step_does_not_recompile():
             logger.addHandler(handler)
             try:
                 for seed in (1, 2):
-                    state, _ = step(state, batch_of(8, seed))
+                    state, _ = step(state, batch_of(8, seed), 0.0)
             finally:
                 logger.removeHandler(handler)
     assert not [r for r in records if "Compiling" in r.getMessage()], [r.getMessage() for r in records]

@@ -43,7 +43,7 @@ def jax_train(args: dict[str, Any]) -> dict[str, Any]:
         state = jax.jit(train.init_state, static_argnums=0, out_shardings=shard)(exp)
         batch = jax.device_put({"inputs": src, "targets": tgt}, sharding.batch_sharding(mesh, exp.mesh.rules, 2))
         t0 = time.perf_counter()
-        compiled = step.lower(state, batch).compile()
+        compiled = step.lower(state, batch, 0.0).compile()
         compile_s = time.perf_counter() - t0
         scan_compile_s = None
         if args.get("scan_compile") and not model.scan_layers:  # compile time of the scanned stack too
@@ -51,13 +51,13 @@ def jax_train(args: dict[str, Any]) -> dict[str, Any]:
                                         mesh=exp.mesh)
             scan_step, _, _ = train.compile_steps(scan_exp, mesh)
             t0 = time.perf_counter()
-            scan_step.lower(state, batch).compile()
+            scan_step.lower(state, batch, 0.0).compile()
             scan_compile_s = time.perf_counter() - t0
         mem = compiled.memory_analysis()
         holder = [state]
 
         def one():
-            holder[0], metrics = compiled(holder[0], batch)
+            holder[0], metrics = compiled(holder[0], batch, 0.0)
             jax.block_until_ready(metrics["loss"])
 
         times = timed(one, warmup=args.get("warmup", 2), steps=args["steps"])
