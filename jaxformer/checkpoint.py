@@ -129,6 +129,15 @@ class Checkpoints:
                     f"checkpoint {self.directory / str(step)} does not fit this model: params/{name} is "
                     f"{saved.get(name, 'absent')} there and {wanted.get(name, 'absent')} here (another model "
                     "shape or vocabulary?); use the config it was trained with or a new --workdir")
+        # The same parameters under other training options: the optimiser state or EMA differ.
+        there, here = _paths(_tree(meta)), _paths(_tree(abstract))
+        if there != here:
+            odd = sorted(there - here)[:1] or sorted(here - there)[:1]
+            raise ConfigError(
+                f"checkpoint {self.directory / str(step)} holds another training state than this config makes "
+                f"({odd[0]} is {'there only' if odd[0] in there else 'here only'}): train.decay_over, "
+                "train.clip_grad_norm or train.ema_decay changed; use the config it was trained with or a new "
+                "--workdir")
 
     def close(self) -> None:
         self.manager.close()
@@ -138,11 +147,17 @@ def _tree(x: Any) -> Any:
     """A state as nested dicts (Orbax metadata comes back as dicts; dataclasses need flattening)."""
     if hasattr(x, "__dataclass_fields__"):
         return {k: _tree(getattr(x, k)) for k in x.__dataclass_fields__}
+    if hasattr(x, "_fields"):  # optax states are named tuples; Orbax names their fields
+        return {k: _tree(getattr(x, k)) for k in x._fields}
     if isinstance(x, dict):
         return {k: _tree(v) for k, v in x.items() if v is not None}
     if isinstance(x, (list, tuple)) and not hasattr(x, "shape"):
         return {str(i): _tree(v) for i, v in enumerate(x)}
     return x
+
+
+def _paths(tree: Any) -> set[str]:
+    return {jax.tree_util.keystr(p, simple=True, separator="/") for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]}
 
 
 def _first_line(e: BaseException) -> str:

@@ -159,6 +159,11 @@ def test_incompatible_checkpoint_is_refused_and_left_intact(config_file, uninter
     with pytest.raises(ConfigError, match=r"does not fit this model: params/.* is \(.*\) there and \(.*\) here"):
         ckpt.restore(12, jax.eval_shape(lambda: train.init_state(other)))
     ckpt.close()
+    # The same model under training options that change the state (here an EMA of the parameters).
+    with_ema = apply_overrides(load_experiment(str(config_file), []), ["train.ema_decay=0.99"])
+    with pytest.raises(ConfigError, match=r"/12 holds another training state than this config makes \(ema/.* is "
+                                          r"here only\): train.decay_over, train.clip_grad_norm or train.ema_decay"):
+        loop.run(with_ema, workdir, log=lambda *a, **k: None)
     assert tree_digest(workdir / "checkpoints") == before
 
 
