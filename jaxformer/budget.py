@@ -30,7 +30,7 @@ class TimeBudget:
 
     def sync(self, step: int) -> None:
         """Takes a new agreed reading if `step` is a sync point (call it after every step)."""
-        if step % self._sync_every:
+        if self.limit <= 0 or step % self._sync_every:  # no budget: nothing to agree on
             return
         seconds = self.elapsed()
         if jax.process_count() > 1:

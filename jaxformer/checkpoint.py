@@ -18,7 +18,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from jaxformer.config import ConfigError, ExperimentConfig, ModelConfig, from_dict, to_dict
+from jaxformer.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig, from_dict, to_dict
 
 CONFIG_FILE = "config.json"
 LOWER_IS_BETTER = {"loss", "nll", "perplexity"}
@@ -34,10 +34,22 @@ def write_config(workdir: Path, exp: ExperimentConfig) -> None:
                              for k in to_dict(exp.model) if getattr(old.model, k) != getattr(exp.model, k))
             raise ConfigError(f"{workdir} holds checkpoints of another model ({diff}); use a new --workdir "
                               "or the config it was trained with")
+        if (workdir / "checkpoints").exists():
+            for name, there in _state_options(old.train).items():
+                if there != _state_options(exp.train)[name]:
+                    raise ConfigError(
+                        f"{workdir} holds checkpoints trained with train.{name}={getattr(old.train, name)!r}, and "
+                        f"train.{name}={getattr(exp.train, name)!r} here saves another training state; resume "
+                        "with the value they were trained with or use a new --workdir")
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(to_dict(exp), indent=2))
     os.replace(tmp, path)
+
+
+def _state_options(t: TrainConfig) -> dict[str, bool]:
+    """The training options that shape the saved state, not only its values."""
+    return {"ema_decay": t.ema_decay > 0, "clip_grad_norm": t.clip_grad_norm > 0, "decay_over": t.decay_over == "time"}
 
 
 def read_config(workdir: str | os.PathLike) -> ExperimentConfig:
@@ -134,10 +146,10 @@ class Checkpoints:
         if there != here:
             odd = sorted(there - here)[:1] or sorted(here - there)[:1]
             raise ConfigError(
-                f"checkpoint {self.directory / str(step)} holds another training state than this config makes "
-                f"({odd[0]} is {'there only' if odd[0] in there else 'here only'}): train.decay_over, "
-                "train.clip_grad_norm or train.ema_decay changed; use the config it was trained with or a new "
-                "--workdir")
+                f"checkpoint {self.directory / str(step)} was saved with another optimiser or EMA state "
+                f"({odd[0]} is {'in the checkpoint only' if odd[0] in there else 'in this config only'}): "
+                "train.ema_decay or train.clip_grad_norm was switched on or off, or train.decay_over changed; use "
+                "the config it was trained with or a new --workdir")
 
     def close(self) -> None:
         self.manager.close()

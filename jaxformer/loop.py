@@ -2,8 +2,10 @@
 evaluation (loss, and BLEU by decoding) -> final test BLEU.
 
 Resuming is exact: a checkpoint holds the state after `step` updates and the data iterator
-state after `step` batches, so an interrupted run continues with the same batches and updates.
-SIGTERM (preemption) makes a final save before exit.
+state after `step` batches, so an interrupted run continues with the same batches and updates
+(with `train.decay_over="time"` the rate follows the clock, so only the batches are the same).
+It also holds the training seconds used, so a time budget spans resumes. SIGTERM (preemption)
+makes a final save before exit; with several processes they agree on the step to stop at.
 """
 
 from __future__ import annotations
@@ -85,7 +87,12 @@ def own_data_state(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Preempted:
-    """Turns SIGTERM into a flag the loop checks after each step."""
+    """Turns SIGTERM into a flag the loop checks after each step.
+
+    With several processes the signal reaches them at different steps, but they must stop (and
+    save, a collective) at the same one: `agreed(step)` is the flag of any process, taken every
+    `every` steps, else False.
+    """
 
     def __init__(self):
         self.flag = False
@@ -100,6 +107,13 @@ class _Preempted:
 
     def _handle(self, *_):
         self.flag = True
+
+    def agreed(self, step: int, every: int) -> bool:
+        if jax.process_count() == 1:
+            return self.flag
+        if step % max(every, 1):
+            return False
+        return bool(np.max(multihost_utils.process_allgather(np.int32(self.flag))))
 
     def __exit__(self, *exc):
         if self._old is not None:
@@ -213,6 +227,9 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     t0 = time.perf_counter()
     writer.write(start, "start", {"resumed": start > 0})  # the wall clock of learning curves starts here
     step = start
+    if budget.spent():  # a finished time-budgeted run launched again: straight to the test
+        say(f"the time budget of {exp.train.max_train_seconds:.0f}s was used up at step {start}")
+        total = start
     with sharding.use_rules(mesh, exp.mesh.rules), _Preempted() as preempted, contextlib.closing(train_it):
         profile = exp.train.profile_steps
         profiling = False  # a run resumed inside the profiled range has no trace to stop
@@ -248,7 +265,8 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                                            bleu_examples=exp.train.eval_bleu_examples, sets=eval_sets)
                 writer.write(step, "eval", {k: v for k, v in last_eval.items() if k != "examples"})
                 is_eval = True
-            stopping = preempted.flag or (stop_after is not None and step - start >= stop_after)
+            signalled = preempted.agreed(step, exp.train.log_every)
+            stopping = signalled or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
                 ckpt.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
                                         "train_seconds": budget.elapsed()},
@@ -260,7 +278,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 total = step
                 break
             if stopping:
-                say(f"stopping at step {step} ({'SIGTERM' if preempted.flag else 'stop_after'}); checkpoint saved")
+                say(f"stopping at step {step} ({'SIGTERM' if signalled else 'stop_after'}); checkpoint saved")
                 break
     if profiling:  # the run ended inside the profiled range
         jax.profiler.stop_trace()

@@ -47,13 +47,13 @@ def optimizer(cfg: TrainConfig, d_model: int) -> optax.GradientTransformation:
     """Adam with the schedule, after optional global-norm clipping.
 
     With `decay_over="time"` the rate depends on the clock, which optax cannot see: the
-    transformation then stops at Adam's direction and `train_step` scales it by -rate.
+    transformation then stops at Adam's direction (no schedule count in its state, so a workdir
+    keeps the mode it was started in) and `train_step` scales it by -rate.
     """
     if cfg.decay_over == "time":
         adam = optax.scale_by_adam(b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps)
     else:
-        lr = learning_rate(cfg, d_model)
-        adam = optax.adam(lambda count: lr(count), b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps)
+        adam = optax.adam(learning_rate(cfg, d_model), b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps)
     if cfg.clip_grad_norm > 0:
         return optax.chain(optax.clip_by_global_norm(cfg.clip_grad_norm), adam)
     return adam

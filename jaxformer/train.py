@@ -132,7 +132,7 @@ def train_step(state: TrainState, batch: Batch, budget_used: Array | float = 0.0
     tx = _tx(exp)
     lr = learning_rate(exp.train, exp.model.d_model)(state.step, budget_used)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    if exp.train.decay_over == "time":  # optax gave Adam's direction; the clock-dependent rate is ours
+    if exp.train.decay_over == "time":  # optax gave Adam's direction; the rate that follows the clock is ours
         updates = jax.tree.map(lambda u: -lr * u, updates)
     params = optax.apply_updates(state.params, updates)
     ema = state.ema

@@ -159,11 +159,19 @@ def test_incompatible_checkpoint_is_refused_and_left_intact(config_file, uninter
     with pytest.raises(ConfigError, match=r"does not fit this model: params/.* is \(.*\) there and \(.*\) here"):
         ckpt.restore(12, jax.eval_shape(lambda: train.init_state(other)))
     ckpt.close()
-    # The same model under training options that change the state (here an EMA of the parameters).
+    # The same model under a training option that changes the state (here an EMA of the parameters):
+    # refused before anything is written, config.json included; and again by restore itself.
+    config_before = (workdir / "config.json").read_bytes()
     with_ema = apply_overrides(load_experiment(str(config_file), []), ["train.ema_decay=0.99"])
-    with pytest.raises(ConfigError, match=r"/12 holds another training state than this config makes \(ema/.* is "
-                                          r"here only\): train.decay_over, train.clip_grad_norm or train.ema_decay"):
+    with pytest.raises(ConfigError, match=r"holds checkpoints trained with train.ema_decay=0.0, and "
+                                          r"train.ema_decay=0.99 here saves another training state"):
         loop.run(with_ema, workdir, log=lambda *a, **k: None)
+    assert (workdir / "config.json").read_bytes() == config_before
+    ckpt = checkpoint.Checkpoints(workdir)
+    with pytest.raises(ConfigError, match=r"/12 was saved with another optimiser or EMA state \(ema/.* is in this "
+                                          r"config only\): train.ema_decay or train.clip_grad_norm"):
+        ckpt.restore(12, jax.eval_shape(lambda: train.init_state(with_ema)))
+    ckpt.close()
     assert tree_digest(workdir / "checkpoints") == before
 
 
@@ -208,6 +216,11 @@ def test_time_decay_anneals_to_zero_at_the_budget_and_a_resumed_run_keeps_the_cl
     assert rates[1] == pytest.approx(peak * (1 - 1 / 24), rel=1e-5)  # one reading (1 s) after step 1
     assert all(b < a for a, b in zip(rates[1:], rates[2:]))  # down all the way, across the resume too
     assert rates[-1] < 0.1 * peak and "bleu" in result["test"]
+    # Launched again with its budget used up: no further update, only the test.
+    latest = checkpoint.Checkpoints(tmp_path).latest_step()
+    again = loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert again["step"] == result["step"] == latest == checkpoint.Checkpoints(tmp_path).latest_step()
+    assert again["test"]["bleu"] == result["test"]["bleu"]
 
 
 def test_batch_not_divisible_by_the_mesh_is_a_clear_error(config_file, tmp_path):

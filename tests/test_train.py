@@ -143,8 +143,8 @@ def test_second_step_does_not_recompile():
             logger = logging.getLogger("jax")
             logger.addHandler(handler)
             try:
-                for seed in (1, 2):
-                    state, _ = step(state, batch_of(8, seed), 0.0)
+                for seed, used in ((1, 0.3), (2, 0.7)):  # another batch and another share of the budget
+                    state, _ = step(state, batch_of(8, seed), used)
             finally:
                 logger.removeHandler(handler)
     assert not [r for r in records if "Compiling" in r.getMessage()], [r.getMessage() for r in records]
