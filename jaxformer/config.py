@@ -234,9 +234,11 @@ class TrainConfig:
                               "constant")
         if self.decay_over not in ("steps", "time"):
             raise ConfigError(f"train.decay_over={self.decay_over!r} is not one of steps, time")
-        if self.decay_over == "time" and (self.schedule != "linear_decay" or self.max_train_seconds <= 0):
-            raise ConfigError("train.decay_over='time' needs train.schedule='linear_decay' and a time budget "
-                              f"(train.max_train_seconds > 0; it is {self.max_train_seconds:g})")
+        if self.decay_over == "time" and self.schedule != "linear_decay":
+            raise ConfigError(f"train.decay_over='time' needs train.schedule='linear_decay' (it is {self.schedule!r})")
+        if self.decay_over == "time" and self.max_train_seconds <= 0:
+            raise ConfigError("train.decay_over='time' needs a time budget: set train.max_train_seconds > 0 "
+                              f"(it is {self.max_train_seconds:g})")
         if self.schedule == "linear_decay" and self.num_steps <= self.warmup_steps:
             raise ConfigError(f"train.schedule='linear_decay' needs train.num_steps ({self.num_steps}) > "
                               f"train.warmup_steps ({self.warmup_steps}); the rate reaches 0 at num_steps")

@@ -54,9 +54,9 @@ def test_time_decay_anneals_with_the_budget_used():
     assert float(lr(4, 0.6)) == pytest.approx(4e-4)  # a slow machine: the budget caps the warm-up too
     assert float(lr(500, 0.25)) == pytest.approx(7.5e-4) and float(lr(500, 1.0)) == 0.0
     assert float(lr(9_999, 0.5)) == pytest.approx(5e-4)  # num_steps is only an upper bound
-    with pytest.raises(ConfigError, match="needs train.schedule='linear_decay' and a time budget"):
+    with pytest.raises(ConfigError, match="needs a time budget: set train.max_train_seconds > 0 \\(it is 0\\)"):
         TrainConfig(schedule="linear_decay", decay_over="time", num_steps=100, warmup_steps=10)
-    with pytest.raises(ConfigError, match="needs train.schedule='linear_decay'"):
+    with pytest.raises(ConfigError, match="needs train.schedule='linear_decay' \\(it is 'rsqrt'\\)"):
         TrainConfig(schedule="rsqrt", decay_over="time", max_train_seconds=60.0)
     with pytest.raises(ConfigError, match="decay_over='hours' is not one of steps, time"):
         TrainConfig(decay_over="hours")
