@@ -22,6 +22,17 @@ from jaxformer.config import ConfigError, ExperimentConfig, ModelConfig, TrainCo
 
 CONFIG_FILE = "config.json"
 LOWER_IS_BETTER = {"loss", "nll", "perplexity"}
+IMPORTED = "imported_from"  # key of an imported model's checkpoint (step 0) in its JSON item
+# Model options that change how the same parameters are used, not which parameters exist; a run may
+# resume (or fine-tune an imported model) with other values.
+RUNTIME_FIELDS = ("dropout_rate", "attention_dropout_rate", "relu_dropout_rate", "dtype", "attention_impl",
+                  "scan_layers", "remat")
+
+
+def _trained(workdir: Path) -> bool:
+    """Whether the workdir holds checkpoints of training: steps > 0 (an import writes step 0 only)."""
+    folder = workdir / "checkpoints"
+    return folder.is_dir() and any(p.name.isdigit() and int(p.name) > 0 for p in folder.iterdir())
 
 
 def write_config(workdir: Path, exp: ExperimentConfig) -> None:
@@ -29,12 +40,12 @@ def write_config(workdir: Path, exp: ExperimentConfig) -> None:
     path = workdir / CONFIG_FILE
     if path.is_file():
         old = read_config(workdir)
-        if old.model != exp.model and (workdir / "checkpoints").exists():
-            diff = ", ".join(f"{k}: {getattr(old.model, k)!r} there, {getattr(exp.model, k)!r} here"
-                             for k in to_dict(exp.model) if getattr(old.model, k) != getattr(exp.model, k))
+        changed = [k for k in to_dict(exp.model) if getattr(old.model, k) != getattr(exp.model, k)]
+        if [k for k in changed if k not in RUNTIME_FIELDS] and (workdir / "checkpoints").exists():
+            diff = ", ".join(f"{k}: {getattr(old.model, k)!r} there, {getattr(exp.model, k)!r} here" for k in changed)
             raise ConfigError(f"{workdir} holds checkpoints of another model ({diff}); use a new --workdir "
                               "or the config it was trained with")
-        if (workdir / "checkpoints").exists():
+        if _trained(workdir):
             for name, there in _state_options(old.train).items():
                 if there != _state_options(exp.train)[name]:
                     raise ConfigError(
@@ -100,6 +111,27 @@ class Checkpoints:
         self.manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state or {})),
             metrics={k: float(v) for k, v in metrics.items()} if metrics else None, force=True)
+
+    def read_data(self, step: int) -> dict[str, Any]:
+        """The JSON item of `step` alone (data positions, seconds used, an import's origin)."""
+        try:
+            out = self.manager.restore(step, args=ocp.args.Composite(data=ocp.args.JsonRestore()))
+        except Exception as e:
+            raise ConfigError(f"checkpoint {self.directory / str(step)} cannot be read ({type(e).__name__}: "
+                              f"{_first_line(e)}); delete that step folder to fall back to an earlier one") from None
+        return dict(out["data"] or {})
+
+    def restore_params_as_saved(self, step: int) -> Any:
+        """The parameters of `step` in the layout they were saved with, whatever the training
+        options of the state around them (an imported model's step 0 under a fine-tuning config)."""
+        meta = self.manager.item_metadata(step)["state"]
+        abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype), _tree(meta))
+        try:
+            out = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+        except Exception as e:
+            raise ConfigError(f"checkpoint {self.directory / str(step)} cannot be read ({type(e).__name__}: "
+                              f"{_first_line(e)}); delete that step folder to fall back to an earlier one") from None
+        return out["state"]["params"]
 
     def wait(self) -> None:
         self.manager.wait_until_finished()
@@ -187,6 +219,12 @@ def load_model_params(workdir: str | os.PathLike, step: int | None = None, *, em
     if step is None:
         raise ConfigError(f"{workdir} has no checkpoint yet; train first (jaxformer train --workdir {workdir})")
     from jaxformer import train  # here to keep imports light for the config-only helpers above
+    if step == 0 and IMPORTED in ckpt.read_data(0):  # an imported model, saved under the import's options
+        params = ckpt.restore_params_as_saved(0)
+        ckpt.close()
+        if mesh is not None:
+            params = jax.device_put(params, train.state_shardings(exp, mesh).params)
+        return exp.model, params, step
     shapes = jax.eval_shape(lambda: train.init_state(exp))
     if mesh is not None:
         shapes = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shapes,

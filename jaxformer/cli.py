@@ -1,4 +1,4 @@
-"""The `jaxformer` command: train, smoke (more subcommands arrive with their issues).
+"""The `jaxformer` command: train, prepare, translate, evaluate, average, import-marian, smoke.
 
 Every error the user can fix is one line on stderr and exit status 2, never a traceback.
 """
@@ -127,9 +127,16 @@ def _distributed(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from jaxformer import loop
+    from pathlib import Path
 
-    exp = load_experiment(args.config, args.set)
+    from jaxformer import checkpoint, loop
+    from jaxformer.config import apply_overrides
+
+    if args.config is None and (Path(args.workdir) / checkpoint.CONFIG_FILE).is_file():
+        # No --config: the workdir's own run (a resume, or fine-tuning an imported model).
+        exp = apply_overrides(checkpoint.read_config(args.workdir), args.set or [])
+    else:
+        exp = load_experiment(args.config, args.set)
     _distributed(args)
     loop.run(exp, args.workdir)
 
@@ -219,6 +226,13 @@ def _average(args: argparse.Namespace) -> None:
     print(f"averaged steps {steps} -> {path} (use --checkpoint averaged)")
 
 
+def _import_marian(args: argparse.Namespace) -> None:
+    from jaxformer.pretrained.importer import import_marian
+    import_marian(args.model_dir, args.workdir, args.set)
+    print(f"next: jaxformer translate --workdir {args.workdir}  (or evaluate; fine-tune with jaxformer train "
+          f"--workdir {args.workdir} --set data.dataset=files --set \"data.files=(('train', ('PREFIX',)),)\")")
+
+
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--checkpoint", default="latest", help="latest, best, ema, averaged, or a step number")
@@ -232,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jaxformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train (or resume) an experiment in a workdir")
-    tr.add_argument("--config", help="experiments/NAME.py (a get_config() file); default: the embedded default")
+    tr.add_argument("--config", help="experiments/NAME.py (a get_config() file); default: the workdir's own "
+                    "config.json if it has one, else the embedded default")
     tr.add_argument("--workdir", required=True, help="checkpoints, metrics, config and tokenizer go here")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override, e.g. --set train.num_steps=100")
     tr.add_argument("--coordinator", help="multi-process: coordinator address host:port")
@@ -254,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     av = sub.add_parser("average", help="average the last N checkpoints into workdir/averaged")
     av.add_argument("--workdir", required=True)
     av.add_argument("--last", type=int, default=5, help="the paper: 5 for base, 20 for big")
+    im = sub.add_parser("import-marian", help="convert a local OPUS-MT / Marian model folder into a workdir")
+    im.add_argument("--model-dir", required=True, help="a Hugging Face Marian folder: config.json, model.safetensors "
+                    "or pytorch_model.bin, source.spm, target.spm, vocab.json")
+    im.add_argument("--workdir", required=True, help="the new workdir (config.json, tokenizer/, checkpoints/)")
+    im.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override of the imported run's "
+                    "config, e.g. --set train.test_beam_size=6")
     smoke = sub.add_parser("smoke", help="train a tiny model on a copy task and decode it (a minute on CPU)")
     smoke.add_argument("--preset", default="tiny", help="model preset: tiny, base or big")
     smoke.add_argument("--steps", type=int, default=600)
@@ -265,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:
         {"smoke": _smoke, "train": _train, "translate": _translate, "evaluate": _evaluate,
-         "average": _average, "prepare": _prepare}[args.command](args)
+         "average": _average, "prepare": _prepare, "import-marian": _import_marian}[args.command](args)
     except ConfigError as e:
         print(f"jaxformer: error: {e}", file=sys.stderr)
         return 2

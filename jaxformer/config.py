@@ -47,9 +47,17 @@ class ModelConfig:
     layer_norm_epsilon: float = 1e-6
     # "sinusoidal" (section 3.5) or "learned" (Table 3, row E).
     positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    # Sinusoid columns: "interleaved" (sin at 2i, cos at 2i+1: the paper, tensor2tensor) or "halves"
+    # (all sines, then all cosines: Marian / OPUS-MT).
+    sinusoidal_layout: Literal["interleaved", "halves"] = "interleaved"
     max_len: int = 512  # table size for learned positions and the decoding cache bound
     share_embeddings: bool = True  # one embedding for source and target (section 3.4)
     tie_output: bool = True  # the pre-softmax projection reuses the target embedding
+    scale_embedding: bool = True  # embeddings times sqrt(d_model) (section 3.4)
+    logits_bias: bool = False  # a learned bias added to the output logits (Marian's final_logits_bias)
+    # The feed-forward non-linearity: "relu" (the paper), "silu" (swish: Marian), "gelu" (exact erf),
+    # "gelu_tanh" (tanh approximation).
+    activation: Literal["relu", "silu", "gelu", "gelu_tanh"] = "relu"
     kind: Literal["encoder_decoder", "decoder_only", "encoder_only"] = "encoder_decoder"
     pad_id: int = 0  # also the decoder's start token, as in tensor2tensor and Flax's WMT example
     # Numerics and performance.
@@ -71,6 +79,8 @@ class ModelConfig:
         choices = {
             "norm": ("post", "pre"),
             "positional": ("sinusoidal", "learned"),
+            "sinusoidal_layout": ("interleaved", "halves"),
+            "activation": ("relu", "silu", "gelu", "gelu_tanh"),
             "kind": ("encoder_decoder", "decoder_only", "encoder_only"),
             "dtype": ("float32", "bfloat16"),
             "attention_impl": ("xla", "cudnn", "reference"),
@@ -143,6 +153,9 @@ class TokenizerConfig:
     character_coverage: float = 1.0
     max_training_sentences: int = 2_000_000  # sentences sampled from both sides of train
     byte_fallback: bool = False  # unknown characters become bytes instead of <unk>
+    # A folder holding a fixed tokenizer (source.spm, target.spm, vocab.json: an imported Marian
+    # model's); when set, nothing is trained and the options above are not used.
+    pretrained: str = ""
 
     def __post_init__(self):
         if self.model_type not in ("bpe", "unigram", "word", "char"):
@@ -226,6 +239,10 @@ class TrainConfig:
     max_decode_length: int = 0  # 0 = source length + 50 (section 6.1)
     test_beam_size: int = 4  # the final test translation (section 6.1: beam 4, alpha 0.6); evals are greedy
     beam_alpha: float = 0.6
+    # Beam search scoring and stopping: "t2t" (the paper, section 6.1) or "hf" (transformers' generate(),
+    # for imported pretrained models; see jaxformer/decode.py). force_eos: the last allowed token is EOS.
+    search_convention: str = "t2t"
+    force_eos: bool = False
     profile_steps: tuple[int, ...] = ()  # e.g. (10, 15): write a profiler trace for those steps
 
     def __post_init__(self):
@@ -242,6 +259,8 @@ class TrainConfig:
         if self.schedule == "linear_decay" and self.num_steps <= self.warmup_steps:
             raise ConfigError(f"train.schedule='linear_decay' needs train.num_steps ({self.num_steps}) > "
                               f"train.warmup_steps ({self.warmup_steps}); the rate reaches 0 at num_steps")
+        if self.search_convention not in ("t2t", "hf"):
+            raise ConfigError(f"train.search_convention={self.search_convention!r} is not one of t2t, hf")
         if self.grad_accum_steps < 1:
             raise ConfigError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1")
 

@@ -1,7 +1,17 @@
-"""Decoding over `decode_step` with the explicit cache: greedy now; beam search beside it.
+"""Decoding over `decode_step` with the explicit cache: greedy, beam search and sampling.
 
 Each search is a pure function of (params, src) that jit-compiles once per input shape; the
 output length bound is static: input width + 50 (section 6.1) unless given.
+
+Beam search follows one of two conventions. "t2t" is the paper's (section 6.1, as in
+tensor2tensor): GNMT's length penalty, the pad token removed before the softmax, every finished
+candidate kept, and a stop once no alive beam can beat the finished ones. "hf" is what
+transformers' `generate()` does with its defaults, so that a pretrained model imported from it
+(OPUS-MT / Marian) decodes token for token as it did there: the score is log P / |Y|^alpha, the
+pad token is masked after the softmax, only candidates among the top `beam_size` of a step may
+finish, and an example stops taking hypotheses once its best alive beam, scored at its current
+length, cannot beat its worst finished one. `force_eos` makes the last allowed token EOS
+(transformers' `forced_eos_token_id`).
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxformer as jf
-from jaxformer.config import ModelConfig
+from jaxformer.config import ConfigError, ModelConfig
 from jaxformer.sharding import constrain
 from jaxformer.data.tokenizer import EOS_ID
 
@@ -24,13 +34,23 @@ def max_output_length(src_width: int, max_len: int = 0) -> int:
     return max_len if max_len > 0 else src_width + 50
 
 
+CONVENTIONS = ("t2t", "hf")
+
+
 def no_pad(logits: Array, config: ModelConfig) -> Array:
     """The pad id doubles as the start token and is never a valid output: mask it out."""
     return logits.at[..., config.pad_id].set(-jnp.inf)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id"))
-def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID) -> Array:
+def _forced_eos(scores: Array, eos_id: int, last: Array) -> Array:
+    """At the last allowed position only EOS remains (score 0, the rest -inf); `last` is a bool scalar."""
+    only_eos = jnp.where(jnp.arange(scores.shape[-1]) == eos_id, 0.0, -jnp.inf).astype(scores.dtype)
+    return jnp.where(last, only_eos, scores)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id", "force_eos"))
+def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID,
+           force_eos: bool = False) -> Array:
     """Greedy decoding: src [B, S] -> tokens [B, L] (EOS included, then padding), L = S + 50."""
     length = max_output_length(src.shape[1], max_len)
     batch = src.shape[0]
@@ -46,7 +66,10 @@ def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id:
     def body(carry):
         i, cache, prev, out, done = carry
         logits, cache = jf.decode_step(params, cache, prev, None, valid, config=config)
-        token = jnp.where(done, config.pad_id, jnp.argmax(no_pad(logits, config), axis=-1).astype(jnp.int32))
+        logits = no_pad(logits, config)
+        if force_eos:
+            logits = _forced_eos(logits, eos_id, i == length - 1)
+        token = jnp.where(done, config.pad_id, jnp.argmax(logits, axis=-1).astype(jnp.int32))
         out = out.at[:, i].set(token)
         return i + 1, cache, token, out, done | (token == eos_id)
 
@@ -54,9 +77,11 @@ def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id:
     return jax.lax.while_loop(cond, body, carry)[3]
 
 
-def length_penalty(length: Array, alpha: float) -> Array:
-    """GNMT's ((5 + |Y|) / 6) ** alpha (Wu et al., 2016), as used in section 6.1 with alpha = 0.6."""
-    return ((5.0 + length.astype(jnp.float32)) / 6.0) ** alpha
+def length_penalty(length: Array, alpha: float, convention: str = "t2t") -> Array:
+    """GNMT's ((5 + |Y|) / 6) ** alpha (Wu et al., 2016), as used in section 6.1 with alpha = 0.6;
+    |Y| ** alpha under the "hf" convention (transformers' `length_penalty`)."""
+    length = jnp.asarray(length).astype(jnp.float32)
+    return length ** alpha if convention == "hf" else ((5.0 + length) / 6.0) ** alpha
 
 
 _NEG = -1.0e9
@@ -67,23 +92,30 @@ def _gather_beams(x: Array, beam_idx: Array) -> Array:
     return jnp.take_along_axis(x, beam_idx.reshape(*beam_idx.shape, *([1] * (x.ndim - 2))), axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id"))
+@functools.partial(jax.jit, static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id", "convention",
+                                             "force_eos"))
 def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, alpha: float = 0.6,
-                max_len: int = 0, eos_id: int = EOS_ID) -> tuple[Array, Array]:
+                max_len: int = 0, eos_id: int = EOS_ID, convention: str = "t2t",
+                force_eos: bool = False) -> tuple[Array, Array]:
     """Beam search (section 6.1): src [B, S] -> (tokens [B, K, L], scores [B, K]), best first.
 
-    A hypothesis scores log P(Y|X) / lp(|Y|), |Y| counting the EOS. Stops early once no alive
-    beam can beat the worst finished one of every example (alive scores only fall as they grow;
-    lp is largest at L). Examples with fewer than K finished hypotheses are completed with alive
-    ones scored at length L. L = S + 50 unless `max_len` is given.
+    A hypothesis scores log P(Y|X) / lp(|Y|), |Y| counting the EOS. Under "t2t" the search stops
+    early once no alive beam can beat the worst finished one of every example (alive scores only
+    fall as they grow; lp is largest at L), and examples with fewer than K finished hypotheses
+    are completed with alive ones scored at length L. Under "hf" it follows transformers'
+    `generate()` (module docstring). L = S + 50 unless `max_len` is given.
     """
+    if convention not in CONVENTIONS:
+        raise ConfigError(f"beam search convention {convention!r} is not one of {CONVENTIONS}")
+    hf = convention == "hf"
     B, K = src.shape[0], beam_size
     L = max_output_length(src.shape[1], max_len)
     memory, valid = jf.encode(params, src, config=config)
     memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
     valid = jnp.repeat(valid, K, axis=0)
     cache = jf.init_cache(config, B * K, L, params, memory)  # memory keys/values projected once
-    max_lp = length_penalty(jnp.asarray(L), alpha)
+    max_lp = length_penalty(L, alpha, convention)
+    top_ranks = (jnp.arange(2 * K) < K)[None]  # [1, 2K]: the candidates "hf" lets finish
 
     def reorder(x, beams):
         """Cache [Ll, B*K, ...] -> the same with each example's beams reordered by beams [B, K]."""
@@ -96,9 +128,13 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
         alive_logp=jnp.tile(jnp.asarray([0.0] + [_NEG] * (K - 1), jnp.float32)[None], (B, 1)),
         last=jnp.full((B, K), config.pad_id, jnp.int32),
         fin_seq=jnp.zeros((B, K, L), jnp.int32), fin_score=jnp.full((B, K), _NEG, jnp.float32),
+        fin_flag=jnp.zeros((B, K), bool),  # which finished slots hold a hypothesis
+        open=jnp.ones((B,), bool),  # "hf": the example still takes finished hypotheses
     )
 
     def cond(s):
+        if hf:
+            return (s["i"] < L) & jnp.any(s["open"])
         best_alive = s["alive_logp"][:, 0] / max_lp
         worst_finished = jnp.min(s["fin_score"], axis=1)
         return (s["i"] < L) & ~jnp.all(best_alive < worst_finished)
@@ -106,31 +142,48 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     def body(s):
         i = s["i"]
         logits, cache = jf.decode_step(params, s["cache"], s["last"].reshape(B * K), None, valid, config=config)
-        logp = jax.nn.log_softmax(no_pad(logits, config)).reshape(B, K, -1)
+        # "t2t" renormalises over the tokens that may follow; "hf" masks after the softmax.
+        logp = no_pad(jax.nn.log_softmax(logits), config) if hf else jax.nn.log_softmax(no_pad(logits, config))
+        if force_eos:
+            logp = _forced_eos(logp, eos_id, i == L - 1)
+        logp = logp.reshape(B, K, -1)
         V = logp.shape[-1]
         cand = (s["alive_logp"][..., None] + logp).reshape(B, K * V)
         top_logp, top_idx = jax.lax.top_k(cand, 2 * K)  # [B, 2K]
         beam_idx, token = top_idx // V, (top_idx % V).astype(jnp.int32)
         seq = _gather_beams(s["alive_seq"], beam_idx).at[:, :, i].set(token)  # [B, 2K, L]
-        is_eos = token == eos_id
+        ends = token == eos_id
+        if hf:  # reaching the length bound ends a hypothesis too
+            ends = ends | (i == L - 1)
         # Alive: the best K continuations that did not end.
-        alive_logp, keep = jax.lax.top_k(jnp.where(is_eos, _NEG, top_logp), K)
+        alive_logp, keep = jax.lax.top_k(jnp.where(ends, _NEG, top_logp), K)
         alive_seq, alive_beam = _gather_beams(seq, keep), jnp.take_along_axis(beam_idx, keep, axis=1)
         # Only the self-attention keys/values follow the beams; an example's memory ones are the same for all.
         cache = {**cache, **{k: reorder(cache[k], alive_beam) for k in ("k", "v")}}
         # Finished: the best K among those finished before and those ending now.
-        new_score = jnp.where(is_eos, top_logp / length_penalty(i + 1, alpha), _NEG)
+        finishing = ends & top_ranks & s["open"][:, None] if hf else ends
+        new_score = jnp.where(finishing, top_logp / length_penalty(i + 1, alpha, convention), _NEG)
         all_score = jnp.concatenate([s["fin_score"], new_score], axis=1)
         all_seq = jnp.concatenate([s["fin_seq"], seq], axis=1)
+        all_flag = jnp.concatenate([s["fin_flag"], finishing], axis=1)
         fin_score, pick = jax.lax.top_k(all_score, K)
+        fin_flag = jnp.take_along_axis(all_flag, pick, axis=1)
+        is_open = s["open"]
+        if hf:  # can the best alive beam, scored at the current length, beat a finished one?
+            best = alive_logp[:, :1] / length_penalty(i + 1, alpha, convention)
+            worst = jnp.where(fin_flag, jnp.min(fin_score, axis=1, keepdims=True), _NEG)
+            is_open = is_open & jnp.any(best > worst, axis=1)
         # Beam state is laid out like every activation: examples over the batch axes of the mesh.
         return dict(i=i + 1, cache={k: constrain(x, jf.CACHE_AXES[k]) for k, x in cache.items()},
                     alive_seq=constrain(alive_seq, ("batch", None, "length")),
                     alive_logp=constrain(alive_logp, ("batch", None)), last=constrain(_gather_beams(token, keep), ("batch", None)),
                     fin_seq=constrain(_gather_beams(all_seq, pick), ("batch", None, "length")),
-                    fin_score=constrain(fin_score, ("batch", None)))
+                    fin_score=constrain(fin_score, ("batch", None)), fin_flag=constrain(fin_flag, ("batch", None)),
+                    open=constrain(is_open, ("batch",)))
 
     s = jax.lax.while_loop(cond, body, state)
+    if hf:  # the length bound finished every hypothesis still alive at L
+        return s["fin_seq"], s["fin_score"]
     # Complete examples that finished fewer than K hypotheses with the alive ones.
     alive_score = jnp.where(s["alive_logp"] > _NEG / 2, s["alive_logp"] / max_lp, _NEG)
     score = jnp.concatenate([s["fin_score"], alive_score], axis=1)

@@ -16,7 +16,7 @@ import orbax.checkpoint as ocp
 from jaxformer import checkpoint, decode
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data.pipeline import padded_width
-from jaxformer.data.tokenizer import EOS_ID, Tokenizer
+from jaxformer.data.tokenizer import EOS_ID, load_from_workdir
 
 AVERAGED = "averaged"
 
@@ -25,7 +25,7 @@ AVERAGED = "averaged"
 class Translator:
     exp: ExperimentConfig
     params: Any
-    tokenizer: Tokenizer
+    tokenizer: Any  # data.tokenizer.Tokenizer, or an imported model's MarianTokenizer
     source: str  # which parameters: "step N", "ema of step N", "average of steps ..."
     beam_size: int = 4
     alpha: float = 0.6
@@ -50,12 +50,15 @@ class Translator:
             for r, i in enumerate(chunk):
                 src[r, :len(ids[i])] = ids[i]
             src[len(chunk):, 0] = EOS_ID  # padding rows: an empty sentence
+            t = self.exp.train  # the run's length bound and search convention
             if self.beam_size > 1:
                 tokens, _ = decode.beam_search(self.params, jnp.asarray(src), config=self.exp.model,
-                                               beam_size=self.beam_size, alpha=self.alpha)
+                                               beam_size=self.beam_size, alpha=self.alpha, max_len=t.max_decode_length,
+                                               convention=t.search_convention, force_eos=t.force_eos)
                 best = np.asarray(tokens[:, 0])
             else:
-                best = np.asarray(decode.greedy(self.params, jnp.asarray(src), config=self.exp.model))
+                best = np.asarray(decode.greedy(self.params, jnp.asarray(src), config=self.exp.model,
+                                                max_len=t.max_decode_length, force_eos=t.force_eos))
             for r, i in enumerate(chunk):
                 out[i] = self.tokenizer.decode(best[r])
         return out
@@ -66,8 +69,7 @@ def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator
     `beam_size` and `alpha` default to the run's `train.test_beam_size` and `train.beam_alpha`."""
     workdir = Path(workdir)
     exp = checkpoint.read_config(workdir)
-    tok_path = workdir / "tokenizer.model"
-    tokenizer = Tokenizer.load(tok_path)
+    tokenizer = load_from_workdir(workdir)
     if which == AVERAGED:
         params, source = load_averaged(workdir, exp)
     else:

@@ -55,7 +55,9 @@ class Embed(nnx.Module):
     def __call__(self, tokens: Array) -> Array:
         """[B, T] int -> [B, T, D]."""
         table = self.embedding[...].astype(dtype_of(self.config))
-        x = jnp.take(table, tokens, axis=0) * jnp.sqrt(jnp.asarray(self.config.d_model, table.dtype))
+        x = jnp.take(table, tokens, axis=0)
+        if self.config.scale_embedding:
+            x = x * jnp.sqrt(jnp.asarray(self.config.d_model, table.dtype))
         return constrain(x, ("batch", "length", "embed"))
 
     def attend(self, x: Array) -> Array:
@@ -136,11 +138,16 @@ def sinusoidal_table(max_len: int, d_model: int) -> np.ndarray:
     return table.astype(np.float32)
 
 
-def sinusoidal_at(positions: Array, d_model: int) -> Array:
+def sinusoidal_at(positions: Array, d_model: int, layout: str = "interleaved") -> Array:
     """The sinusoidal encoding at integer `positions` [B, T] -> [B, T, D], computed on the fly
-    so that it has no length limit and follows packed-segment positions."""
+    so that it has no length limit and follows packed-segment positions.
+
+    "interleaved" puts sin(pos / 10000^(2i/D)) at column 2i and the cosine at 2i+1 (the paper);
+    "halves" puts the D/2 sines first and the cosines after them (Marian's table)."""
     two_i = jnp.arange(0, d_model, 2, dtype=jnp.float32)
     angle = positions[..., None].astype(jnp.float32) / jnp.power(10000.0, two_i / d_model)[None, None]
+    if layout == "halves":
+        return jnp.concatenate([jnp.sin(angle), jnp.cos(angle[..., : d_model // 2])], axis=-1)
     pe = jnp.stack([jnp.sin(angle), jnp.cos(angle)], axis=-1)  # interleave: sin at 2i, cos at 2i+1
     return pe.reshape(*positions.shape, -1)[..., :d_model]
 
@@ -160,7 +167,7 @@ class PositionalEncoding(nnx.Module):
         if self.config.positional == "learned":
             pe = jnp.take(self.table[...], positions, axis=0)
         else:
-            pe = sinusoidal_at(positions, self.config.d_model)
+            pe = sinusoidal_at(positions, self.config.d_model, self.config.sinusoidal_layout)
         return x + pe.astype(x.dtype)  # same rank: pe is [B, T, D]
 
 
@@ -180,8 +187,17 @@ class LayerNorm(nnx.Module):
         return (y * self.scale[...][None, None] + self.bias[...][None, None]).astype(x.dtype)
 
 
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "relu": jax.nn.relu,
+    "silu": jax.nn.silu,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "gelu_tanh": functools.partial(jax.nn.gelu, approximate=True),
+}
+
+
 class FeedForward(nnx.Module):
-    """FFN(x) = max(0, x W1 + b1) W2 + b2 (section 3.3), with optional ReLU dropout."""
+    """FFN(x) = max(0, x W1 + b1) W2 + b2 (section 3.3), with optional dropout after the
+    non-linearity; `config.activation` swaps ReLU for SiLU or GELU (pretrained models)."""
 
     def __init__(self, config: ModelConfig, *, rngs: nnx.Rngs):
         self.config = config
@@ -194,7 +210,7 @@ class FeedForward(nnx.Module):
     def __call__(self, x: Array, *, dropout_key: Array | None = None) -> Array:
         """[B, T, D] -> [B, T, D]."""
         h = dense(x, self.wi[...].astype(x.dtype)) + self.bi[...].astype(x.dtype)[None, None]
-        h = constrain(jax.nn.relu(h), ("batch", "length", "mlp"))
+        h = constrain(ACTIVATIONS[self.config.activation](h), ("batch", "length", "mlp"))
         h = dropout(h, self.config.relu_dropout_rate, dropout_key)
         y = dense(h, self.wo[...].astype(x.dtype)) + self.bo[...].astype(x.dtype)[None, None]
         return constrain(y, ("batch", "length", "embed"))

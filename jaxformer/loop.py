@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
 from jaxformer.data.prefetch import Prefetch
+from jaxformer.data.tokenizer import save_to_workdir
 from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
 
@@ -125,11 +125,13 @@ def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tok
     hyps: list[str | None] = [None] * len(ev.sources)
     for b in ev.batches:
         src = global_batch(b, mesh, exp.mesh.rules, ("inputs",))["inputs"]
+        t = exp.train
         if beam_size > 1:
-            out = decode.beam_search(params, src, config=exp.model, beam_size=beam_size, alpha=exp.train.beam_alpha,
-                                     max_len=exp.train.max_decode_length)[0][:, 0]
+            out = decode.beam_search(params, src, config=exp.model, beam_size=beam_size, alpha=t.beam_alpha,
+                                     max_len=t.max_decode_length, convention=t.search_convention,
+                                     force_eos=t.force_eos)[0][:, 0]
         else:
-            out = decode.greedy(params, src, config=exp.model, max_len=exp.train.max_decode_length)
+            out = decode.greedy(params, src, config=exp.model, max_len=t.max_decode_length, force_eos=t.force_eos)
         out = multihost_utils.process_allgather(out, tiled=True)
         idx = multihost_utils.process_allgather(jnp.asarray(b["index"]), tiled=True)
         for row, i in zip(np.asarray(out), np.asarray(idx)):
@@ -193,7 +195,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
         raise ConfigError(f"model.vocab_size={exp.model.vocab_size} but the tokenizer has {prep.tokenizer.vocab_size} "
                           f"entries; set model.vocab_size={prep.tokenizer.vocab_size} (or data.tokenizer.vocab_size)")
     if main:
-        shutil.copyfile(prep.directory / "tokenizer.model", workdir / "tokenizer.model")
+        save_to_workdir(prep.tokenizer, workdir)
 
     mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
     step_fn, eval_step, shard = train.compile_steps(exp, mesh)
@@ -204,7 +206,11 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
 
     start = ckpt.latest_step()
     used_s = 0.0
-    if start is not None:
+    if start == 0 and checkpoint.IMPORTED in ckpt.read_data(0):  # fine-tune an imported model
+        params = jax.device_put(ckpt.restore_params_as_saved(0), shard.params)
+        state = jax.jit(lambda p: train.state_from_params(exp, p), out_shardings=shard)(params)
+        say(f"fine-tuning the model imported from {ckpt.read_data(0)[checkpoint.IMPORTED]} with a fresh optimiser")
+    elif start is not None:
         abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                                 jax.eval_shape(lambda: train.init_state(exp)), shard)
         state, saved = ckpt.restore(start, abstract)

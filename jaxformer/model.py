@@ -153,6 +153,8 @@ class Transformer(nnx.Module):
                 self.decoder_norm = LayerNorm(config, rngs=rngs)
         if not config.tie_output:
             self.output = param(rngs.params(), xavier(), (config.d_model, config.vocab_size), ("embed", "vocab"))
+        if config.logits_bias:
+            self.logits_bias = param(rngs.params(), jax.nn.initializers.zeros, (config.vocab_size,), ("vocab",))
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -162,8 +164,11 @@ class Transformer(nnx.Module):
 
     def _logits(self, x: Array) -> Array:
         if self.config.tie_output:
-            return self.embed.attend(x)
-        logits = jnp.einsum("btd,dv->btv", x, self.output[...].astype(x.dtype))
+            logits = self.embed.attend(x)
+        else:
+            logits = jnp.einsum("btd,dv->btv", x, self.output[...].astype(x.dtype))
+        if self.config.logits_bias:
+            logits = logits + self.logits_bias[...].astype(logits.dtype)[None, None]
         return constrain(logits, ("batch", "length", "vocab"))
 
     def _valid(self, tokens: Array, segments: Array | None) -> Array:

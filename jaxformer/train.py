@@ -43,8 +43,13 @@ def _tx(exp: ExperimentConfig) -> optax.GradientTransformation:
 
 def init_state(exp: ExperimentConfig) -> TrainState:
     """A fresh state, deterministic in train.seed (parameters from key (seed, 0), dropout from (seed, 1))."""
+    return state_from_params(exp, jf.init(exp.model, jax.random.fold_in(jax.random.key(exp.train.seed), 0)))
+
+
+def state_from_params(exp: ExperimentConfig, params: Any) -> TrainState:
+    """A state at step 0 around given parameters (an imported pretrained model's) with a fresh
+    optimiser, EMA and dropout key."""
     key = jax.random.key(exp.train.seed)
-    params = jf.init(exp.model, jax.random.fold_in(key, 0))
     return TrainState(
         step=jnp.zeros((), jnp.int32), params=params, opt_state=_tx(exp).init(params),
         ema=jax.tree.map(jnp.copy, params) if exp.train.ema_decay > 0 else None,

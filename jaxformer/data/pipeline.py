@@ -93,7 +93,12 @@ def prepare(cfg: DataConfig, *, log=print) -> Prepared:
             yield text(ex[cfg.source_lang])
             yield text(ex[cfg.target_lang])
 
-    tokenizer = train_or_load(directory, texts, tok_cfg)
+    if tok_cfg.pretrained:
+        from jaxformer.data.marian_tokenizer import MarianTokenizer
+        tokenizer = MarianTokenizer.from_files(os.path.expanduser(tok_cfg.pretrained))
+        directory.mkdir(parents=True, exist_ok=True)  # for the length cache
+    else:
+        tokenizer = train_or_load(directory, texts, tok_cfg)
     lengths = _train_lengths(directory / f"train_lengths_{tok_key}.npy", train, tokenizer, cfg)
     keep = np.flatnonzero(lengths.max(axis=1) <= cfg.max_length)
     skipped = {split: dict(v) for split, v in skipped.items()}
@@ -116,8 +121,9 @@ def _train_lengths(path: Path, train, tokenizer: Tokenizer, cfg: DataConfig) -> 
     chunk = 4096
     for start in range(0, len(train), chunk):
         exs = [train[i] for i in range(start, min(start + chunk, len(train)))]
-        for side, lang in enumerate((cfg.source_lang, cfg.target_lang)):
-            ids = tokenizer.encode_batch([text(ex[lang]) for ex in exs])
+        for side, (lang, encode) in enumerate(((cfg.source_lang, tokenizer.encode_batch),
+                                               (cfg.target_lang, tokenizer.encode_target_batch))):
+            ids = encode([text(ex[lang]) for ex in exs])
             lengths[start:start + len(exs), side] = [len(x) for x in ids]
     tmp = path.with_suffix(".tmp.npy")
     np.save(tmp, lengths)
@@ -144,7 +150,7 @@ def train_examples(prep: Prepared, *, process_index: int = 0, process_count: int
 
     def load(i: int) -> dict[str, np.ndarray]:
         ex = source[int(keep[i])]
-        return {"inputs": tok.encode(text(ex[src_lang])), "targets": tok.encode(text(ex[tgt_lang]))}
+        return {"inputs": tok.encode(text(ex[src_lang])), "targets": tok.encode_target(text(ex[tgt_lang]))}
 
     ds = grain.MapDataset.range(len(keep)).shuffle(seed=cfg.seed).repeat(None)
     return ds[process_index::process_count].map(load)
@@ -239,7 +245,7 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
     cfg, tok = prep.config, prep.tokenizer
     srcs, refs = split_texts(prep, split, limit)
     batch_size = _check_divisible(batch_size or cfg.eval_batch_size, process_count, "eval_batch_size")
-    ids_src, ids_tgt = tok.encode_batch(srcs), tok.encode_batch(refs)
+    ids_src, ids_tgt = tok.encode_batch(srcs), tok.encode_target_batch(refs)
     order = sorted(range(len(srcs)), key=lambda i: (len(ids_src[i]), i))
     per_batch = batch_size * process_count
     batches = []

@@ -41,6 +41,10 @@ class Tokenizer:
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [np.asarray(ids + [EOS_ID], np.int32) for ids in self._sp.encode(list(texts))]
 
+    # One model for both sides (a pretrained model's tokenizer may have one per side).
+    encode_target = encode
+    encode_target_batch = encode_batch
+
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, stopping at the first EOS and ignoring padding."""
         out = []
@@ -62,6 +66,34 @@ class Tokenizer:
         if not path.is_file():
             raise ConfigError(f"tokenizer model {path} does not exist; train it with the data pipeline first")
         return cls(path.read_bytes())
+
+    def save(self, path: str | os.PathLike) -> None:
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(self.model_proto)
+        os.replace(tmp, path)
+
+
+WORKDIR_MODEL = "tokenizer.model"  # a trained sentencepiece model
+WORKDIR_FOLDER = "tokenizer"  # an imported model's tokenizer files (marian_tokenizer.FILES)
+
+
+def save_to_workdir(tokenizer, workdir: str | os.PathLike) -> None:
+    """Puts the run's tokenizer into its workdir, where translate / evaluate find it."""
+    workdir = Path(workdir)
+    if isinstance(tokenizer, Tokenizer):
+        tokenizer.save(workdir / WORKDIR_MODEL)
+    else:
+        tokenizer.save(workdir / WORKDIR_FOLDER)
+
+
+def load_from_workdir(workdir: str | os.PathLike):
+    """The tokenizer of a workdir: an imported model's (tokenizer/) or a trained one (tokenizer.model)."""
+    workdir = Path(workdir)
+    if (workdir / WORKDIR_FOLDER).is_dir():
+        from jaxformer.data.marian_tokenizer import MarianTokenizer
+        return MarianTokenizer.from_files(workdir / WORKDIR_FOLDER)
+    return Tokenizer.load(workdir / WORKDIR_MODEL)
 
 
 def _train(texts: Iterable[str], config: TokenizerConfig) -> bytes:
