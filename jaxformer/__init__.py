@@ -11,6 +11,13 @@ from jaxformer.functional import (
 __all__ = [
     "ModelConfig", "PRESETS", "preset", "apply_overrides", "ConfigError",
     "init", "apply", "encode", "init_cache", "decode_step", "logical_axes", "param_count",
-    "check_params", "CACHE_AXES",
+    "check_params", "CACHE_AXES", "from_marian",
 ]
+
+
+def from_marian(path):
+    """(config, params, tokenizer) of a local OPUS-MT / Marian folder (Hugging Face layout), for
+    the pure API; see `jaxformer.pretrained.marian`. Imported on first use."""
+    from jaxformer.pretrained.marian import from_marian as load
+    return load(path)
 __version__ = "0.1.0"

@@ -247,3 +247,14 @@ def test_broken_folders_get_one_line_errors(folder, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("jaxformer: error:") and len(err.splitlines()) == 1 and message in err
         assert not (tmp_path / f"wd_{path.name}").exists()  # nothing written for a refused import
+
+
+def test_the_import_needs_no_torch(folder):
+    """The core package and a safetensors import never import torch or transformers."""
+    code = ("import sys, jaxformer as jf, jaxformer.cli, jaxformer.pretrained.importer\n"
+            f"config, params, tok = jf.from_marian({str(folder)!r})\n"
+            "assert config.activation == 'silu' and tok.vocab_size == config.vocab_size\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
