@@ -1,4 +1,4 @@
-"""The `jaxformer` command: train, prepare, translate, evaluate, average, import-marian, smoke.
+"""The `jaxformer` command: train, prepare, translate, evaluate, average, import-marian, export, smoke.
 
 Every error the user can fix is one line on stderr and exit status 2, never a traceback.
 """
@@ -233,6 +233,11 @@ def _import_marian(args: argparse.Namespace) -> None:
           f"--workdir {args.workdir} --set data.dataset=files --set \"data.files=(('train', ('PREFIX',)),)\")")
 
 
+def _export(args: argparse.Namespace) -> None:
+    from jaxformer.export import export_workdir
+    export_workdir(args.workdir, args.out, which=args.checkpoint, beam_size=args.beam_size, alpha=args.alpha)
+
+
 def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--checkpoint", default="latest", help="latest, best, ema, averaged, or a step number")
@@ -275,6 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     im.add_argument("--workdir", required=True, help="the new workdir (config.json, tokenizer/, checkpoints/)")
     im.add_argument("--set", action="append", metavar="KEY=VALUE", help="dotted override of the imported run's "
                     "config, e.g. --set train.test_beam_size=6")
+    ex = sub.add_parser("export", help="the search and encoder as jax.export artifacts, with a loader that "
+                        "needs only jax and sentencepiece")
+    ex.add_argument("--workdir", required=True)
+    ex.add_argument("--out", required=True, help="the export folder (written whole, replacing an earlier export)")
+    ex.add_argument("--checkpoint", default="latest", help="latest, best, ema, averaged, or a step number")
+    ex.add_argument("--beam-size", type=int, help="1 = greedy; default: the run's train.test_beam_size")
+    ex.add_argument("--alpha", type=float, help="length penalty; default: the run's train.beam_alpha")
     smoke = sub.add_parser("smoke", help="train a tiny model on a copy task and decode it (a minute on CPU)")
     smoke.add_argument("--preset", default="tiny", help="model preset: tiny, base or big")
     smoke.add_argument("--steps", type=int, default=600)
@@ -286,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     absl_logging.set_verbosity(absl_logging.ERROR)  # tfds / Orbax chatter; errors still show
     try:
         {"smoke": _smoke, "train": _train, "translate": _translate, "evaluate": _evaluate,
-         "average": _average, "prepare": _prepare, "import-marian": _import_marian}[args.command](args)
+         "average": _average, "prepare": _prepare, "import-marian": _import_marian,
+         "export": _export}[args.command](args)
     except ConfigError as e:
         print(f"jaxformer: error: {e}", file=sys.stderr)
         return 2

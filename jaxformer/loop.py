@@ -206,10 +206,11 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
 
     start = ckpt.latest_step()
     used_s = 0.0
-    if start == 0 and checkpoint.IMPORTED in ckpt.read_data(0):  # fine-tune an imported model
+    imported = ckpt.read_data(0).get(checkpoint.IMPORTED) if start == 0 else None
+    if imported:  # fine-tune an imported model: its parameters, a fresh optimiser under this config
         params = jax.device_put(ckpt.restore_params_as_saved(0), shard.params)
         state = jax.jit(lambda p: train.state_from_params(exp, p), out_shardings=shard)(params)
-        say(f"fine-tuning the model imported from {ckpt.read_data(0)[checkpoint.IMPORTED]} with a fresh optimiser")
+        say(f"fine-tuning the model imported from {imported} with a fresh optimiser")
     elif start is not None:
         abstract = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                                 jax.eval_shape(lambda: train.init_state(exp)), shard)
