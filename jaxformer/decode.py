@@ -7,6 +7,7 @@ output length bound is static: input width + 50 (section 6.1) unless given.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,16 @@ def max_output_length(src_width: int, max_len: int = 0) -> int:
     return max_len if max_len > 0 else src_width + 50
 
 
+def _within_positions(length: int, config: ModelConfig) -> int:
+    """Learned positions exist only below model.max_len: a longer output would index past their
+    table and turn to NaN silently, so it is cut at max_len, with a warning (once per compile)."""
+    if config.positional == "learned" and length > config.max_len:
+        warnings.warn(f"decoding: the output length {length} is past model.max_len={config.max_len} of the learned "
+                      f"positions; outputs are cut at {config.max_len} tokens", stacklevel=3)
+        return config.max_len
+    return length
+
+
 def no_pad(logits: Array, config: ModelConfig) -> Array:
     """The pad id doubles as the start token and is never a valid output: mask it out."""
     return logits.at[..., config.pad_id].set(-jnp.inf)
@@ -32,7 +43,7 @@ def no_pad(logits: Array, config: ModelConfig) -> Array:
 @functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id"))
 def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID) -> Array:
     """Greedy decoding: src [B, S] -> tokens [B, L] (EOS included, then padding), L = S + 50."""
-    length = max_output_length(src.shape[1], max_len)
+    length = _within_positions(max_output_length(src.shape[1], max_len), config)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
     cache = jf.init_cache(config, batch, length, params, memory)  # memory keys/values projected once
@@ -78,7 +89,7 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     ones scored at length L. L = S + 50 unless `max_len` is given.
     """
     B, K = src.shape[0], beam_size
-    L = max_output_length(src.shape[1], max_len)
+    L = _within_positions(max_output_length(src.shape[1], max_len), config)
     memory, valid = jf.encode(params, src, config=config)
     memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
     valid = jnp.repeat(valid, K, axis=0)
@@ -146,7 +157,7 @@ def sample(params, src: Array, rng: Array, *, config: ModelConfig, temperature: 
 
     Deterministic in `rng`; temperature -> 0 approaches greedy.
     """
-    length = max_output_length(src.shape[1], max_len)
+    length = _within_positions(max_output_length(src.shape[1], max_len), config)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
     cache = jf.init_cache(config, batch, length, params, memory)
