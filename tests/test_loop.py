@@ -135,15 +135,17 @@ def test_sigkill_then_resume_gives_the_uninterrupted_losses(config_file, tmp_pat
     assert train_losses(killed) == train_losses(full)
 
 
-def test_sigterm_saves_before_exit(config_file, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # preemption, and Ctrl-C
+def test_sigterm_and_ctrl_c_save_before_exit(config_file, tmp_path, sig):
     proc = _start(config_file, tmp_path)
     _wait_for_step(tmp_path, 4, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "SIGTERM" in out
+    assert f"({sig.name})" in out
     step = int(out.split("stopping at step ")[1].split()[0])
     assert checkpoint.Checkpoints(tmp_path).latest_step() == step
+    assert (tmp_path / "train.lock").read_text() == ""  # the workdir is free again
 
 
 def test_incompatible_checkpoint_is_refused_and_left_intact(config_file, uninterrupted):
@@ -237,3 +239,50 @@ def test_prepare_command_builds_data_once_for_train(config_file, tmp_path, capsy
     assert "train 300" in out and str(data_dir) in out
     assert any(data_dir.rglob("tokenizer.model"))
     assert cli.main(["prepare", "--config", str(config_file), "--set", "data.nope=1"]) == 2
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("jaxformer: error:"), err
+    return err
+
+
+def test_a_config_with_a_syntax_error_is_one_line(tmp_path, capsys):
+    from jaxformer import cli
+    (tmp_path / "bad.py").write_text("from jaxformer.config import ExperimentConfig\n\ndef get_config(:\n    pass\n")
+    assert cli.main(["train", "--config", str(tmp_path / "bad.py"), "--workdir", str(tmp_path / "wd")]) == 2
+    assert f"{tmp_path / 'bad.py'} line 3: invalid syntax" in one_error_line(capsys)
+    assert not (tmp_path / "wd").exists()
+
+
+def test_a_workdir_that_cannot_be_created_is_one_line(config_file, capsys):
+    from jaxformer import cli
+    assert cli.main(["train", "--config", str(config_file), "--workdir", "/dev/null/x"]) == 2
+    assert "cannot create --workdir /dev/null/x: Not a directory" in one_error_line(capsys)
+
+
+def test_the_mesh_is_checked_before_any_data_is_prepared(config_file, tmp_path):
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["mesh.data=3", f"data.data_dir={tmp_path / 'data'}"])
+    with pytest.raises(ConfigError, match="mesh data=3 x fsdp=1 x tensor=1 needs 3 devices but 8 are available"):
+        loop.run(exp, tmp_path / "wd", log=lambda *a, **k: None)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "wd" / "config.json").exists()
+
+
+def test_unfinished_saves_are_removed_on_start_and_the_manager_closed_on_error(config_file, uninterrupted, tmp_path,
+                                                                               monkeypatch):
+    import shutil
+    workdir = tmp_path / "copy"
+    shutil.copytree(uninterrupted[0], workdir)
+    stale = workdir / "checkpoints" / "15.orbax-checkpoint-tmp"  # what a save killed in flight leaves
+    (stale / "state").mkdir(parents=True)
+    (stale / "state" / "partial").write_bytes(b"half")
+    closed = []
+    monkeypatch.setattr(checkpoint.Checkpoints, "close", lambda self: closed.append(self.directory))
+    monkeypatch.setattr(loop.pipeline, "train_batches", lambda *a, **k: 1 / 0)  # fails after the manager opened
+    said = []
+    with pytest.raises(ZeroDivisionError):
+        loop.run(load_experiment(str(config_file), []), workdir, log=said.append)
+    assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 15.orbax-checkpoint-tmp" in said
+    assert not stale.exists() and checkpoint.Checkpoints(workdir).latest_step() == 12
+    assert closed == [workdir / "checkpoints"] and (workdir / "train.lock").read_text() == ""
