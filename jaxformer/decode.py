@@ -30,7 +30,7 @@ def _within_positions(length: int, config: ModelConfig) -> int:
     table and turn to NaN silently, so it is cut at max_len, with a warning (once per compile)."""
     if config.positional == "learned" and length > config.max_len:
         warnings.warn(f"decoding: the output length {length} is past model.max_len={config.max_len} of the learned "
-                      f"positions; outputs are cut at {config.max_len} tokens", stacklevel=3)
+                      f"positions; outputs are cut at {config.max_len} tokens", stacklevel=1)
         return config.max_len
     return length
 

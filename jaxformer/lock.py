@@ -31,8 +31,9 @@ def make_workdir(workdir: Path) -> None:
     try:
         workdir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(f"cannot create --workdir {workdir}: {e.strerror or e} ({e.filename or workdir}); "
-                          "choose a directory path you can write to") from None
+        where = f" ({e.filename})" if e.filename and str(e.filename) != str(workdir) else ""
+        raise ConfigError(f"cannot create --workdir {workdir}: {e.strerror or e}{where}; choose a directory path "
+                          "you can write to") from None
 
 
 def pid_alive(pid: int) -> bool:
