@@ -192,6 +192,10 @@ def _check_writable(path: str | os.PathLike, what: str, *, folder: bool = False)
 
 def _translator(args: argparse.Namespace):
     from jaxformer import inference
+    for flag, value, low in (("--beam-size", args.beam_size, 1), ("--batch-size", args.batch_size, 1),
+                             ("--max-input-tokens", args.max_input_tokens, 2), ("--alpha", args.alpha, 0)):
+        if value is not None and not value >= low:
+            raise ConfigError(f"{flag} {value} must be >= {low}")
     return inference.load(args.workdir, which=args.checkpoint, beam_size=args.beam_size, alpha=args.alpha,
                           batch_size=args.batch_size, max_input_tokens=args.max_input_tokens)
 

@@ -86,12 +86,15 @@ def test_translate_keeps_input_order_and_empty_lines(workdir, tmp_path, capsys):
     ("missing", "input file .*nope.txt does not exist"),
     ("empty_workdir", "has no config.json"),
     ("step", "has no checkpoint 9; it has \\[1, 2, 3\\]"),
+    ("beam", "--beam-size 0 must be >= 1"),
+    ("batch", "--batch-size 0 must be >= 1"),
 ])
 def test_bad_input_is_one_line_on_stderr(workdir, tmp_path, capsys, case, message):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"gut\nzw\xe4i\n")
     args = {"utf8": ["--input", str(bad)], "missing": ["--input", str(tmp_path / "nope.txt")],
-            "empty_workdir": [], "step": ["--checkpoint", "9", "--input", str(bad)]}[case]
+            "empty_workdir": [], "step": ["--checkpoint", "9", "--input", str(bad)],
+            "beam": ["--beam-size", "0"], "batch": ["--batch-size", "0"]}[case]
     wd = tmp_path if case == "empty_workdir" else workdir
     assert cli.main(["translate", "--workdir", str(wd), *args]) == 2
     err = capsys.readouterr().err.strip()
