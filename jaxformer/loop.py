@@ -32,6 +32,7 @@ from jaxformer.data import pipeline
 from jaxformer.data.prefetch import Prefetch
 from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
+from jaxformer.nonfinite import NonFiniteGuard
 
 MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
                 "targets_segmentation", "targets_position")
@@ -250,6 +251,7 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
     t0 = time.perf_counter()
     writer.write(start, "start", {"resumed": start > 0})  # the wall clock of learning curves starts here
     step = start
+    nonfinite = NonFiniteGuard(exp.train.skip_nonfinite)
     if budget.spent():  # a finished time-budgeted run launched again: straight to the test
         say(f"the time budget of {exp.train.max_train_seconds:.0f}s was used up at step {start}")
         total = start
@@ -264,6 +266,7 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
             state, metrics = step_fn(state, batch, budget.fraction())
             step += 1
             budget.sync(step)
+            nonfinite.add(step, metrics["nonfinite"])
             if profiling and len(profile) > 1 and step == profile[1]:
                 jax.block_until_ready(state)
                 jax.profiler.stop_trace()
@@ -271,6 +274,7 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
             progress.add_tokens(float(metrics["tokens"]))
             if step % exp.train.log_every == 0 or step == total:
                 m = jax.device_get(metrics)
+                m["dropped_updates"] = nonfinite.check(ckpt)  # stops the run past train.skip_nonfinite
                 m["target_fill"] = float(m["tokens"]) / batch["targets"].size  # non-pad share of target slots
                 m["tokens_per_s"] = progress.report(step, m)
                 writer.write(step, "train", m)
@@ -291,6 +295,7 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
             signalled = preempted.agreed(step, exp.train.log_every)
             stopping = signalled or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
+                nonfinite.check(ckpt)  # never a checkpoint after too many dropped updates
                 ckpt.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
                                         "train_seconds": budget.elapsed()},
                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)

@@ -286,3 +286,41 @@ def test_unfinished_saves_are_removed_on_start_and_the_manager_closed_on_error(c
     assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 15.orbax-checkpoint-tmp" in said
     assert not stale.exists() and checkpoint.Checkpoints(workdir).latest_step() == 12
     assert closed == [workdir / "checkpoints"] and (workdir / "train.lock").read_text() == ""
+
+
+def poison_training_batches(monkeypatch, steps):
+    """Training batches of these steps get token ids past the vocabulary: a NaN loss there."""
+    real, calls = loop.global_batch, []
+
+    def poisoned(batch, mesh, rules, fields=loop.MODEL_FIELDS):
+        if fields is loop.MODEL_FIELDS:
+            calls.append(1)
+            if len(calls) in steps:
+                batch = dict(batch, inputs=np.where(np.asarray(batch["inputs"]) > 0, 10_000, 0).astype(np.int32))
+        return real(batch, mesh, rules, fields)
+    monkeypatch.setattr(loop, "global_batch", poisoned)
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(config_file, tmp_path, monkeypatch):
+    poison_training_batches(monkeypatch, {5})
+    exp = apply_overrides(load_experiment(str(config_file), []), ["train.profile_steps=()"])
+    with pytest.raises(ConfigError, match=r"^the loss or gradient became NaN or infinite at step 5 \(1 update\(s\) "
+                                          r"dropped in this run, train.skip_nonfinite=0 allowed\); stopped without "
+                                          r"saving: the last good checkpoint is step 3 in .*checkpoints; resume"):
+        loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert checkpoint.Checkpoints(tmp_path).all_steps() == [3]
+    import jax
+    _, params, _ = checkpoint.load_model_params(tmp_path)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+    assert (tmp_path / "train.lock").read_text() == ""
+
+
+def test_skip_nonfinite_drops_bad_updates_and_counts_them(config_file, tmp_path, monkeypatch):
+    poison_training_batches(monkeypatch, {5, 7})
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["train.skip_nonfinite=2", "train.test_beam_size=1", "train.profile_steps=()"])
+    result = loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert result["step"] == 12 and np.isfinite(result["test"]["loss"])
+    train = {r["step"]: r for r in read_metrics(tmp_path) if r["split"] == "train"}
+    assert [s for s in train if not np.isfinite(train[s]["loss"])] == [5, 7]
+    assert train[4]["dropped_updates"] == 0 and train[12]["dropped_updates"] == 2
