@@ -324,3 +324,42 @@ def test_skip_nonfinite_drops_bad_updates_and_counts_them(config_file, tmp_path,
     train = {r["step"]: r for r in read_metrics(tmp_path) if r["split"] == "train"}
     assert [s for s in train if not np.isfinite(train[s]["loss"])] == [5, 7]
     assert train[4]["dropped_updates"] == 0 and train[12]["dropped_updates"] == 2
+
+
+KILL_DURING_SAVE = '''
+import asyncio, sys
+from pathlib import Path
+from orbax.checkpoint._src.path import atomicity
+commit = atomicity.AtomicRenameTemporaryPath.finalize
+async def finalize(self, *args, **kwargs):  # the rename that commits a step; step {step}'s never comes
+    if self._final_path.name == "{step}":
+        Path({marker!r}).write_text(str(self._tmp_path))
+        await asyncio.sleep(3600)
+    return await commit(self, *args, **kwargs)
+atomicity.AtomicRenameTemporaryPath.finalize = finalize
+from jaxformer.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_sigkill_during_a_save_resumes_from_the_last_complete_checkpoint(config_file, uninterrupted, tmp_path):
+    script, marker, workdir = tmp_path / "kill_during_save.py", tmp_path / "saving", tmp_path / "wd"
+    script.write_text(KILL_DURING_SAVE.format(step=6, marker=str(marker)))
+    proc = subprocess.Popen([sys.executable, str(script), "train", "--config", str(config_file), "--workdir", str(workdir)],
+                            env=dict(os.environ, JAX_PLATFORMS="cpu"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while not marker.exists():  # step 6's files are written; its commit is pending
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.time() < deadline, "the save of step 6 never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (workdir / "checkpoints" / "6.orbax-checkpoint-tmp").is_dir()
+    assert checkpoint.Checkpoints(workdir).latest_step() == 3
+    said = []
+    loop.run(load_experiment(str(config_file), []), workdir, log=lambda line, **_: said.append(line))
+    assert any("taking over the lock" in line and f"pid {proc.pid}" in line for line in said)
+    assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 6.orbax-checkpoint-tmp" in said
+    assert any(f"resumed from step 3 in {workdir}" in line for line in said)
+    assert train_losses(workdir) == train_losses(uninterrupted[0])  # nothing lost past the last checkpoint
