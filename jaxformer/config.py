@@ -261,7 +261,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     grad_accum_steps: int = 1  # micro-batches per update
     clip_grad_norm: float = 0.0  # 0 = off
-    # An update whose loss, gradient or result is not finite is always dropped (parameters and
+    # An update whose loss or gradient is NaN or infinite is always dropped (parameters and
     # checkpoints stay finite); the run stops once more than this many were dropped.
     skip_nonfinite: int = 0
     ema_decay: float = 0.0  # 0 = off; else keep an exponential moving average of the parameters
@@ -281,7 +281,8 @@ class TrainConfig:
         _check_ranges(self, "train", {"num_steps": 1, "log_every": 1, "eval_every": 1, "checkpoint_every": 1,
                                       "keep_checkpoints": 1, "test_beam_size": 1, "warmup_steps": 0,
                                       "eval_bleu_examples": 0, "max_decode_length": 0, "max_train_seconds": 0,
-                                      "clip_grad_norm": 0, "beam_alpha": 0, "skip_nonfinite": 0}, ("label_smoothing", "ema_decay"))
+                                      "clip_grad_norm": 0, "beam_alpha": 0, "skip_nonfinite": 0},
+                      ("label_smoothing", "ema_decay"))
         if self.best_metric and self.best_metric not in BEST_METRICS:
             raise ConfigError(f"train.best_metric={self.best_metric!r} is not one of {', '.join(BEST_METRICS)} "
                               "(or '' for none)")
@@ -320,7 +321,8 @@ class MeshConfig:
         if list(sizes.values()).count(-1) > 1:
             raise ConfigError(f"mesh {sizes}: at most one axis may be -1 (fill the remaining devices)")
         if self.rules not in RULE_SETS:
-            raise ConfigError(f"mesh.rules={self.rules!r} is not one of {', '.join(RULE_SETS)} (see jaxformer/sharding.py)")
+            raise ConfigError(f"mesh.rules={self.rules!r} is not one of {', '.join(RULE_SETS)} "
+                              "(see jaxformer/sharding.py)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -82,12 +82,13 @@ class WorkdirLock:
         except OSError as e:  # without flock on this filesystem (some NFS) the recorded holder alone decides
             if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
                 os.close(fd)
-                raise ConfigError(f"{self.path.parent} is in use by another training run "
-                                  f"({_holder_text(self._read())}); wait for it or stop it, or use another --workdir") from None
+                holder = _holder_text(self._read())
+                raise ConfigError(f"{self.path.parent} is in use by another training run ({holder}); wait for it "
+                                  "or stop it, or use another --workdir") from None
         holder = self._read(fd)
         here, pid = socket.gethostname(), holder.get("pid")
-        if isinstance(pid, int) and (holder.get("host"), pid) != (here, os.getpid()):
-            if holder.get("host") != here or pid_alive(int(pid)):
+        if isinstance(pid, int) and pid > 0 and (holder.get("host"), pid) != (here, os.getpid()):
+            if holder.get("host") != here or pid_alive(pid):
                 os.close(fd)
                 other = "" if holder.get("host") == here else " (another host: whether it runs cannot be checked here)"
                 raise ConfigError(f"{self.path.parent} is in use by another training run ({_holder_text(holder)})"
@@ -96,9 +97,14 @@ class WorkdirLock:
                      f"({_holder_text(holder)})")
         record = {"host": here, "pid": os.getpid(),
                   "since": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(record).encode(), 0)
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+            os.fsync(fd)
+        except OSError as e:  # e.g. a full disk
+            os.close(fd)
+            raise ConfigError(f"cannot write the lock file {self.path}: {e.strerror}; free space in or choose "
+                              "another --workdir") from None
         self._fd = fd
 
     def release(self) -> None:

@@ -131,7 +131,7 @@ def test_average_refuses_a_bad_count_and_a_workdir_without_checkpoints_creating_
     ("a_folder", r"--output .* is a directory; give a file path"),
 ])
 def test_translate_output_is_checked_before_any_work(workdir, tmp_path, capsys, monkeypatch, case, message):
-    monkeypatch.setattr(inference, "load", lambda *a, **k: pytest.fail("the model was loaded before --output was checked"))
+    monkeypatch.setattr(inference, "load", lambda *a, **k: pytest.fail("loaded the model before checking --output"))
     out = tmp_path / "nope" / "out.txt" if case == "no_folder" else tmp_path
     assert cli.main(["translate", "--workdir", str(workdir), "--output", str(out)]) == 2
     import re

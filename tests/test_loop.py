@@ -345,7 +345,8 @@ sys.exit(main(sys.argv[1:]))
 def test_sigkill_during_a_save_resumes_from_the_last_complete_checkpoint(config_file, uninterrupted, tmp_path):
     script, marker, workdir = tmp_path / "kill_during_save.py", tmp_path / "saving", tmp_path / "wd"
     script.write_text(KILL_DURING_SAVE.format(step=6, marker=str(marker)))
-    proc = subprocess.Popen([sys.executable, str(script), "train", "--config", str(config_file), "--workdir", str(workdir)],
+    proc = subprocess.Popen([sys.executable, str(script), "train", "--config", str(config_file),
+                             "--workdir", str(workdir)],
                             env=dict(os.environ, JAX_PLATFORMS="cpu"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 240
