@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,20 @@ def _trained(workdir: Path) -> bool:
     """Whether the workdir holds checkpoints of training: steps > 0 (an import writes step 0 only)."""
     folder = workdir / "checkpoints"
     return folder.is_dir() and any(p.name.isdigit() and int(p.name) > 0 for p in folder.iterdir())
+
+
+UNFINISHED = ".orbax-checkpoint-tmp"  # Orbax writes step N into "N.orbax-checkpoint-tmp*", then renames it
+
+
+def remove_unfinished_saves(workdir: str | os.PathLike) -> list[str]:
+    """Deletes the temporary folders of saves that a kill interrupted (never a finished step) and
+    returns their names. Only a run holding the workdir's lock may call it: a live run's save in
+    progress looks the same."""
+    folder = Path(workdir) / "checkpoints"
+    stale = sorted(p for p in folder.glob(f"*{UNFINISHED}*") if p.is_dir()) if folder.is_dir() else []
+    for p in stale:
+        shutil.rmtree(p)
+    return [p.name for p in stale]
 
 
 def write_config(workdir: Path, exp: ExperimentConfig) -> None:
@@ -184,7 +199,10 @@ class Checkpoints:
                 "the config it was trained with or a new --workdir")
 
     def close(self) -> None:
-        self.manager.close()
+        """Waits for a save in flight and releases the manager; a second call does nothing."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self.manager.close()
 
 
 def _tree(x: Any) -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 
@@ -104,6 +105,9 @@ def load_experiment(path: str | None, overrides: list[str] | None):
         sys.path.insert(0, str(file.parent.absolute()))  # configs may import their neighbours
         try:
             spec.loader.exec_module(module)
+        except SyntaxError as e:
+            raise ConfigError(f"{e.filename or path} line {e.lineno}: {e.msg} (a Python syntax error in the "
+                              "config file); fix that line") from None
         finally:
             sys.path.pop(0)
         if not hasattr(module, "get_config"):
@@ -167,13 +171,45 @@ def _read_bytes(path: str, what: str) -> bytes:
     return Path(path).read_bytes()
 
 
+def _check_writable(path: str | os.PathLike, what: str, *, folder: bool = False) -> None:
+    """Fails before any translation work when `path` cannot be written at the end: a missing or
+    read-only folder, or a directory where a file goes. With `folder`, `path` is a folder that
+    may still have to be made."""
+    import tempfile
+    from pathlib import Path
+    path = Path(path)
+    if folder and path.is_dir():
+        parent = path
+    elif folder and path.exists():
+        raise ConfigError(f"{what} {path} is a file, not a folder; move it away")
+    elif not folder and path.is_dir():
+        raise ConfigError(f"{what} {path} is a directory; give a file path")
+    else:
+        parent = path.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {path}: the folder {parent} does not exist; create it or choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+        if not folder and path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise ConfigError(f"{what} {path} cannot be written ({e.strerror}); choose another path") from None
+
+
 def _translator(args: argparse.Namespace):
     from jaxformer import inference
+    for flag, value, low in (("--beam-size", args.beam_size, 1), ("--batch-size", args.batch_size, 1),
+                             ("--max-input-tokens", args.max_input_tokens, 2), ("--alpha", args.alpha, 0)):
+        if value is not None and not value >= low:
+            raise ConfigError(f"{flag} {value} must be >= {low}")
     return inference.load(args.workdir, which=args.checkpoint, beam_size=args.beam_size, alpha=args.alpha,
                           batch_size=args.batch_size, max_input_tokens=args.max_input_tokens)
 
 
 def _translate(args: argparse.Namespace) -> None:
+    if args.output not in (None, "-"):
+        _check_writable(args.output, "--output")
     translator = _translator(args)  # a bad workdir fails before any input is read
     out = translator.translate(_read_lines(args.input, "input"))
     text = "".join(line + "\n" for line in out)
@@ -191,6 +227,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from jaxformer import evaluate
     translator = _translator(args)
     exp = translator.exp
+    _check_writable(Path(args.workdir) / "eval", "the results folder", folder=True)
     if args.source or args.reference:
         if not (args.source and args.reference):
             raise ConfigError("--source and --reference go together")

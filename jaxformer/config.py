@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import json
+import types
+import typing
 from typing import Any, Literal
 
 __all__ = [
@@ -20,6 +23,30 @@ __all__ = [
 
 class ConfigError(ValueError):
     """A configuration the user can fix; the message names the problem and the fix."""
+
+
+# The logical-axis rule sets of jaxformer/sharding.py (kept here so that a config is checked
+# without importing JAX; tests/test_config.py checks that they agree).
+RULE_SETS = ("dp", "fsdp", "fsdp_tp")
+BEST_METRICS = ("bleu", "chrf", "loss", "nll", "perplexity", "accuracy")
+
+
+def _check_ranges(cfg: Any, where: str, minimums: dict[str, float], fractions: tuple[str, ...] = ()) -> None:
+    """One ConfigError naming every count, cadence or size of `cfg` below its minimum and every
+    fraction outside [0, 1): caught when the config is made, before any data is prepared."""
+    problems = []
+    for name, low in minimums.items():
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            problems.append(f"{where}.{name}={v!r} must be a number >= {low}")
+        elif not v >= low:
+            problems.append(f"{where}.{name}={v!r} must be >= {low}")
+    for name in fractions:
+        v = getattr(cfg, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            problems.append(f"{where}.{name}={v!r} must be in [0, 1)")
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +95,7 @@ class ModelConfig:
 
     def __post_init__(self):
         problems = []
-        if self.head_dim is None and self.d_model % self.num_heads:
+        if self.head_dim is None and self.num_heads > 0 and self.d_model % self.num_heads:
             problems.append(
                 f"d_model={self.d_model} is not divisible by num_heads={self.num_heads}; "
                 "choose num_heads dividing d_model or set head_dim"
@@ -193,12 +220,31 @@ class DataConfig:
     seed: int = 0
 
     def __post_init__(self):
+        _check_ranges(self, "data", {"batch_size": 1, "eval_batch_size": 1, "tokens_per_batch": 1, "pack_length": 1,
+                                     "max_length": 1, "max_chars": 1, "shards": 0})
+        _check_data_shapes(self)
         if self.dataset not in ("synthetic", "files", "wmt14", "wmt17"):
             raise ConfigError(f"data.dataset={self.dataset!r} is not one of synthetic, files, wmt14, wmt17")
         if self.batching not in ("pack", "bucket"):
             raise ConfigError(f"data.batching={self.batching!r} is not one of pack, bucket")
         if self.dataset == "files" and not self.files:
             raise ConfigError("data.dataset='files' needs data.files, e.g. (('train', ('corpus/train',)),)")
+
+
+def _check_data_shapes(cfg: DataConfig) -> None:
+    """Every kept example (up to max_length tokens) must fit a row of the chosen batching."""
+    bounds = cfg.bucket_boundaries
+    if not bounds or any(not isinstance(b, int) or b < 1 for b in bounds) or list(bounds) != sorted(set(bounds)):
+        raise ConfigError(f"data.bucket_boundaries={bounds!r} must be positive and strictly increasing")
+    if cfg.batching == "pack" and cfg.pack_length < cfg.max_length:
+        raise ConfigError(f"data.pack_length={cfg.pack_length} is shorter than data.max_length={cfg.max_length}; "
+                          "a kept example would not fit a row")
+    if cfg.batching == "bucket" and bounds[-1] < cfg.max_length:
+        raise ConfigError(f"the last data.bucket_boundaries entry {bounds[-1]} is below "
+                          f"data.max_length={cfg.max_length}; extend the boundaries or lower max_length")
+    if cfg.batching == "bucket" and cfg.tokens_per_batch < bounds[-1]:
+        raise ConfigError(f"data.tokens_per_batch={cfg.tokens_per_batch} is below the last data.bucket_boundaries "
+                          f"entry {bounds[-1]}: not even one row of that bucket fits; raise tokens_per_batch")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +274,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     grad_accum_steps: int = 1  # micro-batches per update
     clip_grad_norm: float = 0.0  # 0 = off
+    # An update whose loss or gradient is NaN or infinite is always dropped (parameters and
+    # checkpoints stay finite); the run stops once more than this many were dropped.
+    skip_nonfinite: int = 0
     ema_decay: float = 0.0  # 0 = off; else keep an exponential moving average of the parameters
     seed: int = 0
     log_every: int = 50
@@ -246,6 +295,14 @@ class TrainConfig:
     profile_steps: tuple[int, ...] = ()  # e.g. (10, 15): write a profiler trace for those steps
 
     def __post_init__(self):
+        _check_ranges(self, "train", {"num_steps": 1, "log_every": 1, "eval_every": 1, "checkpoint_every": 1,
+                                      "keep_checkpoints": 1, "test_beam_size": 1, "warmup_steps": 0,
+                                      "eval_bleu_examples": 0, "max_decode_length": 0, "max_train_seconds": 0,
+                                      "clip_grad_norm": 0, "beam_alpha": 0, "skip_nonfinite": 0},
+                      ("label_smoothing", "ema_decay"))
+        if self.best_metric and self.best_metric not in BEST_METRICS:
+            raise ConfigError(f"train.best_metric={self.best_metric!r} is not one of {', '.join(BEST_METRICS)} "
+                              "(or '' for none)")
         if self.schedule not in ("rsqrt", "linear_rsqrt", "linear_decay", "constant"):
             raise ConfigError(f"train.schedule={self.schedule!r} is not one of rsqrt, linear_rsqrt, linear_decay, "
                               "constant")
@@ -273,6 +330,18 @@ class MeshConfig:
     fsdp: int = 1
     tensor: int = 1
     rules: str = "dp"  # "dp", "fsdp", "fsdp_tp" (see jaxformer/sharding.py)
+
+    def __post_init__(self):
+        sizes = {"data": self.data, "fsdp": self.fsdp, "tensor": self.tensor}
+        bad = [f"mesh.{k}={v!r}" for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, int)
+               or not (v == -1 or v >= 1)]
+        if bad:
+            raise ConfigError(f"{', '.join(bad)}: a mesh size is -1 (the remaining devices) or a count >= 1")
+        if list(sizes.values()).count(-1) > 1:
+            raise ConfigError(f"mesh {sizes}: at most one axis may be -1 (fill the remaining devices)")
+        if self.rules not in RULE_SETS:
+            raise ConfigError(f"mesh.rules={self.rules!r} is not one of {', '.join(RULE_SETS)} "
+                              "(see jaxformer/sharding.py)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -312,26 +381,119 @@ def _to_tuple(value: Any) -> Any:
     return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
 
 
-def _parse_value(text: str, current: Any) -> Any:
-    """Parses an override string as a Python literal, keeping strings that are not literals."""
-    if isinstance(current, str):
-        return text
+@functools.lru_cache(maxsize=None)
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved field annotations of a config class, or {} where they cannot be resolved (a
+    class defined inside a function): the current values then stand for the types."""
     try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        value = text
-    if isinstance(current, bool) and isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - any failure to resolve means: fall back to the values
+        return {}
+
+
+def _kind_of(value: Any) -> Any:
+    return Any if value is None else tuple[Any, ...] if isinstance(value, tuple) else type(value)
+
+
+def _describe(kind: Any) -> str:
+    """A type as a user reads it: int, float, true/false, text, one of (...), tuple of int, ..."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        inner = args[0] if len(args) == 2 and args[1] is Ellipsis else Any
+        plural = {int: "ints", float: "numbers", str: "strings", bool: "bools"}
+        return "a tuple" + ("" if inner is Any else f" of {plural.get(inner, 'tuples')}")
+    return {int: "an int", float: "a number", bool: "true or false", str: "text", type(None): "None",
+            Any: "any value"}.get(kind, getattr(kind, "__name__", str(kind)))
+
+
+_NO = object()  # "does not conform"
+
+
+def _conform(value: Any, kind: Any) -> Any:
+    """`value` as an instance of `kind` (an int for a float field becomes a float), or _NO."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return value
+    if origin is Literal:
+        return value if any(value == a and type(value) is type(a) for a in args) else _NO
+    if origin in (typing.Union, types.UnionType):
+        for arm in args:
+            if (out := _conform(value, arm)) is not _NO:
+                return out
+        return _NO
+    if origin is tuple or kind is tuple:
+        if not isinstance(value, (tuple, list)):
+            return _NO
+        if len(args) == 2 and args[1] is Ellipsis:
+            args = (args[0],) * len(value)
+        elif not args:
+            args = (Any,) * len(value)
+        if len(args) != len(value):
+            return _NO
+        out = tuple(_conform(v, a) for v, a in zip(value, args))
+        return _NO if any(v is _NO for v in out) else out
+    if kind is float:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _NO
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _NO
+    if kind is type(None):
+        return value if value is None else _NO
+    return value if isinstance(kind, type) and isinstance(value, kind) else _NO
+
+
+def _takes_text(kind: Any) -> bool:
+    """Whether a field of this type takes the override text verbatim (str, or a choice of strings)."""
+    if kind is str:
+        return True
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    return origin is Literal and all(isinstance(a, str) for a in args)
+
+
+def _parse_value(text: str, kind: Any) -> Any:
+    """Parses an override string for a field of type `kind`: text for text fields, else a Python
+    literal, with true/false and none/null in any case; what does not parse stays text."""
+    if _takes_text(kind):
+        return text
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.lower() in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def _checked(node: Any, name: str, value: Any, full_key: str) -> Any:
+    """The override `value` (override text or a Python value) for field `name` of `node`, type-checked;
+    a wrong type is a ConfigError naming the key, the value and the type it takes."""
+    current = getattr(node, name)
+    kind = _field_types(type(node)).get(name, _kind_of(current))
+    if dataclasses.is_dataclass(kind) or dataclasses.is_dataclass(current):
+        if dataclasses.is_dataclass(current) and isinstance(value, type(current)):
+            return value
+        example = dataclasses.fields(current)[0].name
+        raise ConfigError(f"{full_key} is a group of settings, not a value; set one of its fields, e.g. "
+                          f"{full_key}.{example}={getattr(current, example)!r}")
+    parsed = _parse_value(value, kind) if isinstance(value, str) else value
+    out = _conform(parsed, kind)
+    if out is _NO:
+        raise ConfigError(f"{full_key}={value!r} is not {_describe(kind)} "
+                          f"(e.g. {full_key}={current!r}, its value now)")
+    return out
 
 
 def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
     """Returns `config` (a nested frozen dataclass) with dotted overrides applied.
 
-    ``apply_overrides(cfg, ["model.d_model=256", "model.norm=pre"])``. An unknown key is a
-    `ConfigError` that lists the valid keys at that level.
+    ``apply_overrides(cfg, ["model.d_model=256", "model.norm=pre"])``. Each value is checked
+    against its field's type, and the changes to one config class are applied together, so that
+    settings checked against each other can be changed in any order. An unknown key, a value of
+    the wrong type and an invalid result are each a one-line `ConfigError`.
     """
     if isinstance(overrides, dict):
         items = list(overrides.items())
@@ -342,21 +504,27 @@ def apply_overrides(config: Any, overrides: list[str] | dict[str, Any]) -> Any:
                 raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.d_model=256)")
             key, _, text = item.partition("=")
             items.append((key.strip(), text.strip()))
-    for key, value in items:
-        config = _set_dotted(config, key.split("."), value, key)
-    return config
+    return _set_dotted(config, [(key.split("."), value, key) for key, value in items])
 
 
-def _set_dotted(node: Any, path: list[str], value: Any, full_key: str) -> Any:
-    if not dataclasses.is_dataclass(node):
-        raise ConfigError(f"override {full_key!r}: {type(node).__name__} has no fields to set")
-    names = [f.name for f in dataclasses.fields(node)]
-    head = path[0]
-    if head not in names:
-        raise ConfigError(f"unknown config key {full_key!r}: {head!r} is not one of {names}")
-    current = getattr(node, head)
-    if len(path) > 1:
-        new = _set_dotted(current, path[1:], value, full_key)
-    else:
-        new = _parse_value(value, current) if isinstance(value, str) else value
-    return dataclasses.replace(node, **{head: new})
+def _set_dotted(node: Any, items: list[tuple[list[str], Any, str]]) -> Any:
+    """`node` with every (path, value, full key) of `items` applied, in one replace per dataclass."""
+    if not items:
+        return node
+    changes: dict[str, Any] = {}
+    nested: dict[str, list[tuple[list[str], Any, str]]] = {}
+    for path, value, full_key in items:
+        if not dataclasses.is_dataclass(node):
+            raise ConfigError(f"override {full_key!r}: {type(node).__name__} has no fields to set")
+        names = [f.name for f in dataclasses.fields(node)]
+        head = path[0]
+        if head not in names:
+            raise ConfigError(f"unknown config key {full_key!r}: {head!r} is not one of {names}")
+        if len(path) > 1:
+            nested.setdefault(head, []).append((path[1:], value, full_key))
+        else:
+            changes[head] = _checked(node, head, value, full_key)
+            nested.pop(head, None)  # a whole group set after its fields replaces them
+    for head, sub in nested.items():
+        changes[head] = _set_dotted(changes.get(head, getattr(node, head)), sub)
+    return dataclasses.replace(node, **changes)

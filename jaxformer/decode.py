@@ -17,6 +17,7 @@ length, cannot beat its worst finished one. `force_eos` makes the last allowed t
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +38,16 @@ def max_output_length(src_width: int, max_len: int = 0) -> int:
 CONVENTIONS = ("t2t", "hf")
 
 
+def _within_positions(length: int, config: ModelConfig) -> int:
+    """Learned positions exist only below model.max_len: a longer output would index past their
+    table and turn to NaN silently, so it is cut at max_len, with a warning (once per compile)."""
+    if config.positional == "learned" and length > config.max_len:
+        warnings.warn(f"decoding: the output length {length} is past model.max_len={config.max_len} of the learned "
+                      f"positions; outputs are cut at {config.max_len} tokens", stacklevel=1)
+        return config.max_len
+    return length
+
+
 def no_pad(logits: Array, config: ModelConfig) -> Array:
     """The pad id doubles as the start token and is never a valid output: mask it out."""
     return logits.at[..., config.pad_id].set(-jnp.inf)
@@ -52,7 +63,7 @@ def _forced_eos(scores: Array, eos_id: int, last: Array) -> Array:
 def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID,
            force_eos: bool = False) -> Array:
     """Greedy decoding: src [B, S] -> tokens [B, L] (EOS included, then padding), L = S + 50."""
-    length = max_output_length(src.shape[1], max_len)
+    length = _within_positions(max_output_length(src.shape[1], max_len), config)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
     cache = jf.init_cache(config, batch, length, params, memory)  # memory keys/values projected once
@@ -109,7 +120,7 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
         raise ConfigError(f"beam search convention {convention!r} is not one of {CONVENTIONS}")
     hf = convention == "hf"
     B, K = src.shape[0], beam_size
-    L = max_output_length(src.shape[1], max_len)
+    L = _within_positions(max_output_length(src.shape[1], max_len), config)
     memory, valid = jf.encode(params, src, config=config)
     memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
     valid = jnp.repeat(valid, K, axis=0)
@@ -199,7 +210,7 @@ def sample(params, src: Array, rng: Array, *, config: ModelConfig, temperature: 
 
     Deterministic in `rng`; temperature -> 0 approaches greedy.
     """
-    length = max_output_length(src.shape[1], max_len)
+    length = _within_positions(max_output_length(src.shape[1], max_len), config)
     batch = src.shape[0]
     memory, valid = jf.encode(params, src, config=config)
     cache = jf.init_cache(config, batch, length, params, memory)

@@ -69,6 +69,8 @@ def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator
     `beam_size` and `alpha` default to the run's `train.test_beam_size` and `train.beam_alpha`."""
     workdir = Path(workdir)
     exp = checkpoint.read_config(workdir)
+    if which != AVERAGED:
+        _require_checkpoints(workdir)
     tokenizer = load_from_workdir(workdir)
     if which == AVERAGED:
         params, source = load_averaged(workdir, exp)
@@ -98,9 +100,13 @@ def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator
 
 def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path]:
     """Averages the parameters of the last `last` checkpoints (the paper: 5 for base, 20 for big)
-    and saves them as `workdir/averaged`, which every command can load with --checkpoint averaged."""
+    and saves them as `workdir/averaged`, which every command can load with --checkpoint averaged.
+    Bad requests are refused before anything in the workdir is created or changed."""
+    if last < 1:
+        raise ConfigError(f"--last {last}: average at least 1 checkpoint (the paper: the last 5 for base, 20 for big)")
     workdir = Path(workdir).absolute()
     exp = checkpoint.read_config(workdir)
+    _require_checkpoints(workdir)
     from jaxformer import sharding
     try:  # sum sharded by the run's rules where its mesh fits these devices, else on one device
         mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
@@ -121,6 +127,12 @@ def average_checkpoints(workdir: str | Path, last: int) -> tuple[list[int], Path
     with ocp.StandardCheckpointer() as saver:
         saver.save(target, {"params": mean, "steps": np.asarray(steps, np.int32)}, force=True)
     return steps, target
+
+
+def _require_checkpoints(workdir: Path) -> None:
+    """Refuses a workdir without checkpoints before Orbax would create an empty checkpoints/ there."""
+    if not (workdir / "checkpoints").is_dir():
+        raise ConfigError(f"{workdir} has no checkpoint yet; train first (jaxformer train --workdir {workdir})")
 
 
 def load_averaged(workdir: Path, exp: ExperimentConfig) -> tuple[Any, str]:

@@ -5,7 +5,9 @@ Resuming is exact: a checkpoint holds the state after `step` updates and the dat
 state after `step` batches, so an interrupted run continues with the same batches and updates
 (with `train.decay_over="time"` the rate follows the clock, so only the batches are the same).
 It also holds the training seconds used, so a time budget spans resumes. SIGTERM (preemption)
-makes a final save before exit; with several processes they agree on the step to stop at.
+makes a final save before exit, and so does Ctrl-C (SIGINT; a second one interrupts at once);
+with several processes they agree on the step to stop at. Process 0 holds the workdir's lock
+(`jaxformer.lock`) for the whole run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from jaxformer import checkpoint, decode, evaluate, sharding, train
+from jaxformer import checkpoint, decode, evaluate, lock, sharding, train
 from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
@@ -30,6 +32,7 @@ from jaxformer.data.prefetch import Prefetch
 from jaxformer.data.tokenizer import save_to_workdir
 from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
+from jaxformer.nonfinite import NonFiniteGuard
 
 MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
                 "targets_segmentation", "targets_position")
@@ -87,26 +90,34 @@ def own_data_state(saved: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Preempted:
-    """Turns SIGTERM into a flag the loop checks after each step.
+    """Turns SIGTERM and SIGINT (Ctrl-C) into a flag the loop checks after each step; a second
+    SIGINT raises KeyboardInterrupt as usual (the checkpoint manager still closes in a finally).
 
     With several processes the signal reaches them at different steps, but they must stop (and
     save, a collective) at the same one: `agreed(step)` is the flag of any process, taken every
     `every` steps, else False.
     """
 
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
     def __init__(self):
         self.flag = False
-        self._old = None
+        self.name = ""  # of the first signal received
+        self._old: dict[int, Any] = {}
 
     def __enter__(self):
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handle)
-        except ValueError:  # not the main thread
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
         return self
 
-    def _handle(self, *_):
+    def _handle(self, signum, frame):
+        if self.flag and signum == signal.SIGINT and self.name == "SIGINT":
+            raise KeyboardInterrupt  # Ctrl-C twice: stop now
         self.flag = True
+        self.name = self.name or signal.Signals(signum).name
 
     def agreed(self, step: int, every: int) -> bool:
         if jax.process_count() == 1:
@@ -116,8 +127,8 @@ class _Preempted:
         return bool(np.max(multihost_utils.process_allgather(np.int32(self.flag))))
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def translate_set(params, ev: pipeline.EvalSet, exp: ExperimentConfig, mesh, tokenizer, beam_size: int = 1) -> list[str]:
@@ -172,8 +183,18 @@ def evaluate_split(state, prep, exp: ExperimentConfig, mesh, eval_step, split: s
     return out
 
 
-def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] = print,
-        stop_after: int | None = None) -> dict[str, Any]:
+def run(exp: ExperimentConfig, workdir: str | Path, **options) -> dict[str, Any]:
+    """Trains `exp` in `workdir` (see `_run` and its `options`) holding the workdir's lock, so that
+    a second run on it is refused; however the run ends, the lock is released and the checkpoint
+    manager closed (a save in flight completes)."""
+    workdir = Path(workdir).absolute()
+    with lock.WorkdirLock(workdir, enabled=jax.process_index() == 0, log=options.get("log", print)), \
+            contextlib.ExitStack() as cleanup:
+        return _run(exp, workdir, cleanup, **options)
+
+
+def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitStack, *,
+         log: Callable[..., None] = print, stop_after: int | None = None) -> dict[str, Any]:
     """Trains `exp` in `workdir` (resuming from its latest checkpoint) and returns the final metrics.
 
     `stop_after` ends the process's work after that many steps of this call (tests use it to
@@ -182,6 +203,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     workdir = Path(workdir).absolute()
     main = jax.process_index() == 0
     say = log if main else (lambda *a, **k: None)
+    mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)  # checked before any data work
     if main:
         checkpoint.write_config(workdir, exp)
 
@@ -197,9 +219,11 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     if main:
         save_to_workdir(prep.tokenizer, workdir)
 
-    mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
     step_fn, eval_step, shard = train.compile_steps(exp, mesh)
+    if main and (stale := checkpoint.remove_unfinished_saves(workdir)):
+        say(f"removed {len(stale)} unfinished checkpoint folder(s) of an interrupted save: {', '.join(stale)}")
     ckpt = checkpoint.Checkpoints(workdir, keep=exp.train.keep_checkpoints, best_metric=exp.train.best_metric or None)
+    cleanup.callback(ckpt.close)  # idempotent: the normal path closes it below
     train_it = Prefetch(iter(pipeline.train_batches(prep, process_index=jax.process_index(),
                                                     process_count=jax.process_count())))
     writer = MetricWriter(workdir, enabled=main)
@@ -234,6 +258,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
     t0 = time.perf_counter()
     writer.write(start, "start", {"resumed": start > 0})  # the wall clock of learning curves starts here
     step = start
+    nonfinite = NonFiniteGuard(exp.train.skip_nonfinite)
     if budget.spent():  # a finished time-budgeted run launched again: straight to the test
         say(f"the time budget of {exp.train.max_train_seconds:.0f}s was used up at step {start}")
         total = start
@@ -248,6 +273,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             state, metrics = step_fn(state, batch, budget.fraction())
             step += 1
             budget.sync(step)
+            nonfinite.add(step, metrics["nonfinite"])
             if profiling and len(profile) > 1 and step == profile[1]:
                 jax.block_until_ready(state)
                 jax.profiler.stop_trace()
@@ -255,6 +281,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             progress.add_tokens(float(metrics["tokens"]))
             if step % exp.train.log_every == 0 or step == total:
                 m = jax.device_get(metrics)
+                m["dropped_updates"] = nonfinite.check(ckpt)  # stops the run past train.skip_nonfinite
                 m["target_fill"] = float(m["tokens"]) / batch["targets"].size  # non-pad share of target slots
                 m["tokens_per_s"] = progress.report(step, m)
                 writer.write(step, "train", m)
@@ -275,6 +302,7 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
             signalled = preempted.agreed(step, exp.train.log_every)
             stopping = signalled or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
+                nonfinite.check(ckpt)  # never a checkpoint after too many dropped updates
                 ckpt.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
                                         "train_seconds": budget.elapsed()},
                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
@@ -285,7 +313,8 @@ def run(exp: ExperimentConfig, workdir: str | Path, *, log: Callable[..., None] 
                 total = step
                 break
             if stopping:
-                say(f"stopping at step {step} ({'SIGTERM' if signalled else 'stop_after'}); checkpoint saved")
+                say(f"stopping at step {step} ({preempted.name or 'a signal' if signalled else 'stop_after'}); "
+                    "checkpoint saved")
                 break
     if profiling:  # the run ended inside the profiled range
         jax.profiler.stop_trace()

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxformer.config import TrainConfig
+from jaxformer.config import ConfigError, TrainConfig
 
 # (update count, fraction of the time budget used) -> learning rate.
 Schedule = Callable[[jax.Array, jax.Array | float], jax.Array]
@@ -40,7 +40,10 @@ def learning_rate(cfg: TrainConfig, d_model: int) -> Schedule:
     def constant(count, used=0.0):
         return jnp.full((), cfg.peak_learning_rate, jnp.float32)
 
-    return {"rsqrt": rsqrt, "linear_rsqrt": linear_rsqrt, "linear_decay": linear_decay}.get(cfg.schedule, constant)
+    schedules = {"rsqrt": rsqrt, "linear_rsqrt": linear_rsqrt, "linear_decay": linear_decay, "constant": constant}
+    if cfg.schedule not in schedules:  # a TrainConfig refuses it too; this guards one built around its check
+        raise ConfigError(f"train.schedule={cfg.schedule!r} is not one of {', '.join(schedules)}")
+    return schedules[cfg.schedule]
 
 
 def optimizer(cfg: TrainConfig, d_model: int) -> optax.GradientTransformation:

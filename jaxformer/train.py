@@ -147,6 +147,13 @@ def train_step(state: TrainState, batch: Batch, budget_used: Array | float = 0.0
     metrics = losses.summarize(sums)
     metrics["learning_rate"] = lr
     metrics["grad_norm"] = optax.tree.norm(grads)
+    # A non-finite loss or gradient drops the whole update (the step still counts), so that the
+    # parameters, and so every checkpoint, stay finite; the loop counts these and stops the run.
+    # The flag is known before the update, so the select fuses into it (no extra pass, in place).
+    finite = jnp.isfinite(sums["loss"]) & jnp.isfinite(metrics["grad_norm"])
+    params, opt_state, ema = jax.tree.map(lambda new, old: jnp.where(finite, new, old), (params, opt_state, ema),
+                                          (state.params, state.opt_state, state.ema))
+    metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
     new = state.replace(step=state.step + 1, params=params, opt_state=opt_state, ema=ema)
     return new, metrics
 

@@ -57,3 +57,55 @@ def test_cudnn_attention_in_float32_is_refused_with_the_fix():
     with pytest.raises(ConfigError, match="needs dtype='bfloat16'"):
         preset("tiny", attention_impl="cudnn")
     assert preset("tiny", attention_impl="cudnn", dtype="bfloat16").attention_impl == "cudnn"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.d_model=abc", r"model.d_model='abc' is not an int \(e.g. model.d_model=64, its value now\)"),
+    ("model.dropout_rate=x", "model.dropout_rate='x' is not a number"),
+    ("model.scan_layers=1", "model.scan_layers='1' is not true or false"),
+    ("model.head_dim=2.5", "model.head_dim='2.5' is not an int or None"),
+    ("train.profile_steps=(1,'a')", "train.profile_steps=.* is not a tuple of ints"),
+    ("data.tokenizer=3", "data.tokenizer is a group of settings, not a value; set one of its fields"),
+    ("mesh.rules=tp", "mesh.rules='tp' is not one of dp, fsdp, fsdp_tp"),
+    ("mesh.fsdp=0", "mesh.fsdp=0: a mesh size is -1"),
+    ("train.log_every=0", "train.log_every=0 must be >= 1"),
+    ("train.test_beam_size=0", "train.test_beam_size=0 must be >= 1"),
+    ("train.warmup_steps=-1", "train.warmup_steps=-1 must be >= 0"),
+    ("train.schedule=cosine", "train.schedule='cosine' is not one of rsqrt, linear_rsqrt, linear_decay, constant"),
+    ("train.best_metric=blue", "train.best_metric='blue' is not one of bleu, chrf"),
+    ("data.batching=sorted", "data.batching='sorted' is not one of pack, bucket"),
+    ("data.dataset=wmt99", "data.dataset='wmt99' is not one of synthetic, files, wmt14, wmt17"),
+    ("data.batch_size=0", "data.batch_size=0 must be >= 1"),
+    ("data.bucket_boundaries=(32,16)", r"data.bucket_boundaries=\(32, 16\) must be positive and strictly increasing"),
+    ("model.num_heads=0", "num_heads=0 must be positive"),
+])
+def test_override_types_ranges_and_names_are_checked(override, message):
+    with pytest.raises(jf.ConfigError, match=message) as e:
+        jf.apply_overrides(jf.config.ExperimentConfig(), [override])
+    assert "\n" not in str(e.value)
+
+
+def test_overrides_of_one_config_apply_together_in_any_order():
+    exp = jf.config.ExperimentConfig()
+    for order in (["data.max_length=512", "data.pack_length=512"], ["data.pack_length=512", "data.max_length=512"]):
+        assert jf.apply_overrides(exp, order).data.max_length == 512
+    timed = ["train.decay_over=time", "train.max_train_seconds=60", "train.schedule=linear_decay"]
+    assert jf.apply_overrides(exp, timed).train.decay_over == "time"
+    typed = jf.apply_overrides(exp, {"train.max_train_seconds": 60, "model.head_dim": None, "train.seed": 3})
+    assert typed.train.max_train_seconds == 60.0 and isinstance(typed.train.max_train_seconds, float)
+    with pytest.raises(jf.ConfigError, match="train.seed=2.5 is not an int"):
+        jf.apply_overrides(exp, {"train.seed": 2.5})
+
+
+def test_rule_set_names_agree_with_sharding():
+    from jaxformer import sharding
+    assert sorted(jf.config.RULE_SETS) == sorted(sharding.RULES)
+
+
+def test_optimizer_refuses_an_unknown_schedule():
+    from jaxformer import optim
+    cfg = jf.config.TrainConfig()
+    object.__setattr__(cfg, "schedule", "cosine")  # past the config's own check
+    with pytest.raises(jf.ConfigError, match="train.schedule='cosine' is not one of rsqrt, linear_rsqrt, "
+                                             "linear_decay, constant"):
+        optim.learning_rate(cfg, 512)

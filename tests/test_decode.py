@@ -104,3 +104,16 @@ def test_sampling_is_deterministic_in_its_key_and_respects_top_k():
     np.testing.assert_array_equal(cold, decode.greedy(PARAMS, SRC, config=CFG, max_len=6))
     top1 = decode.sample(PARAMS, SRC, jax.random.key(5), config=CFG, top_k=1, max_len=6)
     np.testing.assert_array_equal(top1, decode.greedy(PARAMS, SRC, config=CFG, max_len=6))
+
+
+def test_learned_positions_cap_the_output_at_max_len_with_a_warning():
+    cfg = jf.preset("tiny", vocab_size=6, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.0, positional="learned",
+                    max_len=8)
+    params = jf.init(cfg, jax.random.key(3))
+    for search in (lambda: decode.greedy(params, SRC, config=cfg, max_len=20),
+                   lambda: decode.beam_search(params, SRC, config=cfg, beam_size=2, max_len=20)[0][:, 0]):
+        with pytest.warns(UserWarning, match="output length 20 is past model.max_len=8 .* cut at 8 tokens"):
+            out = search()
+        assert out.shape == (2, 8)
+    logits = jf.apply(params, SRC, out, config=cfg)  # the same positions, all inside the table
+    assert bool(jnp.all(jnp.isfinite(logits)))

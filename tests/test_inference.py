@@ -86,18 +86,77 @@ def test_translate_keeps_input_order_and_empty_lines(workdir, tmp_path, capsys):
     ("missing", "input file .*nope.txt does not exist"),
     ("empty_workdir", "has no config.json"),
     ("step", "has no checkpoint 9; it has \\[1, 2, 3\\]"),
+    ("beam", "--beam-size 0 must be >= 1"),
+    ("batch", "--batch-size 0 must be >= 1"),
 ])
 def test_bad_input_is_one_line_on_stderr(workdir, tmp_path, capsys, case, message):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"gut\nzw\xe4i\n")
     args = {"utf8": ["--input", str(bad)], "missing": ["--input", str(tmp_path / "nope.txt")],
-            "empty_workdir": [], "step": ["--checkpoint", "9", "--input", str(bad)]}[case]
+            "empty_workdir": [], "step": ["--checkpoint", "9", "--input", str(bad)],
+            "beam": ["--beam-size", "0"], "batch": ["--batch-size", "0"]}[case]
     wd = tmp_path if case == "empty_workdir" else workdir
     assert cli.main(["translate", "--workdir", str(wd), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("jaxformer: error:")
     import re
     assert re.search(message, err), err
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("jaxformer: error:"), err
+    return err
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+def test_average_refuses_a_bad_count_and_a_workdir_without_checkpoints_creating_nothing(workdir, tmp_path, capsys):
+    before = listing(workdir)
+    assert cli.main(["average", "--workdir", str(workdir), "--last", "0"]) == 2
+    assert "--last 0: average at least 1 checkpoint" in one_error_line(capsys)
+    assert listing(workdir) == before
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(workdir / "config.json", fresh)
+    assert cli.main(["average", "--workdir", str(fresh), "--last", "2"]) == 2
+    assert "has no checkpoint yet; train first" in one_error_line(capsys)
+    assert listing(fresh) == ["config.json"]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_folder", r"--output .*/nope/out.txt: the folder .*/nope does not exist"),
+    ("a_folder", r"--output .* is a directory; give a file path"),
+])
+def test_translate_output_is_checked_before_any_work(workdir, tmp_path, capsys, monkeypatch, case, message):
+    monkeypatch.setattr(inference, "load", lambda *a, **k: pytest.fail("loaded the model before checking --output"))
+    out = tmp_path / "nope" / "out.txt" if case == "no_folder" else tmp_path
+    assert cli.main(["translate", "--workdir", str(workdir), "--output", str(out)]) == 2
+    import re
+    assert re.search(message, one_error_line(capsys))
+
+
+def test_evaluate_checks_its_results_folder_before_translating(workdir, tmp_path, capsys, monkeypatch):
+    wd = tmp_path / "wd"
+    shutil.copytree(workdir, wd, ignore=shutil.ignore_patterns("eval"))
+    (wd / "eval").write_text("not a folder")
+    monkeypatch.setattr(inference.Translator, "translate", lambda *a, **k: pytest.fail("translated first"))
+    (tmp_path / "src").write_text("the cat\n")
+    assert cli.main(["evaluate", "--workdir", str(wd), "--source", str(tmp_path / "src"),
+                     "--reference", str(tmp_path / "src")]) == 2
+    err = one_error_line(capsys)
+    assert "the results folder" in err and "is a file, not a folder" in err
+
+
+def test_translate_works_while_a_training_run_holds_the_workdir(workdir, tmp_path):
+    from jaxformer.lock import WorkdirLock
+    (tmp_path / "in.txt").write_text("the cat\n")
+    with WorkdirLock(workdir):
+        assert cli.main(["translate", "--workdir", str(workdir), "--input", str(tmp_path / "in.txt"),
+                         "--output", str(tmp_path / "out"), "--beam-size", "1"]) == 0
+    assert len((tmp_path / "out").read_text().splitlines()) == 1
 
 
 def test_evaluate_with_files_writes_hypotheses_and_scores(workdir, tmp_path, capsys):

@@ -135,15 +135,17 @@ def test_sigkill_then_resume_gives_the_uninterrupted_losses(config_file, tmp_pat
     assert train_losses(killed) == train_losses(full)
 
 
-def test_sigterm_saves_before_exit(config_file, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # preemption, and Ctrl-C
+def test_sigterm_and_ctrl_c_save_before_exit(config_file, tmp_path, sig):
     proc = _start(config_file, tmp_path)
     _wait_for_step(tmp_path, 4, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "SIGTERM" in out
+    assert f"({sig.name})" in out
     step = int(out.split("stopping at step ")[1].split()[0])
     assert checkpoint.Checkpoints(tmp_path).latest_step() == step
+    assert (tmp_path / "train.lock").read_text() == ""  # the workdir is free again
 
 
 def test_incompatible_checkpoint_is_refused_and_left_intact(config_file, uninterrupted):
@@ -237,3 +239,128 @@ def test_prepare_command_builds_data_once_for_train(config_file, tmp_path, capsy
     assert "train 300" in out and str(data_dir) in out
     assert any(data_dir.rglob("tokenizer.model"))
     assert cli.main(["prepare", "--config", str(config_file), "--set", "data.nope=1"]) == 2
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("jaxformer: error:"), err
+    return err
+
+
+def test_a_config_with_a_syntax_error_is_one_line(tmp_path, capsys):
+    from jaxformer import cli
+    (tmp_path / "bad.py").write_text("from jaxformer.config import ExperimentConfig\n\ndef get_config(:\n    pass\n")
+    assert cli.main(["train", "--config", str(tmp_path / "bad.py"), "--workdir", str(tmp_path / "wd")]) == 2
+    assert f"{tmp_path / 'bad.py'} line 3: invalid syntax" in one_error_line(capsys)
+    assert not (tmp_path / "wd").exists()
+
+
+def test_a_workdir_that_cannot_be_created_is_one_line(config_file, capsys):
+    from jaxformer import cli
+    assert cli.main(["train", "--config", str(config_file), "--workdir", "/dev/null/x"]) == 2
+    assert "cannot create --workdir /dev/null/x: Not a directory" in one_error_line(capsys)
+
+
+def test_the_mesh_is_checked_before_any_data_is_prepared(config_file, tmp_path):
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["mesh.data=3", f"data.data_dir={tmp_path / 'data'}"])
+    with pytest.raises(ConfigError, match="mesh data=3 x fsdp=1 x tensor=1 needs 3 devices but 8 are available"):
+        loop.run(exp, tmp_path / "wd", log=lambda *a, **k: None)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "wd" / "config.json").exists()
+
+
+def test_unfinished_saves_are_removed_on_start_and_the_manager_closed_on_error(config_file, uninterrupted, tmp_path,
+                                                                               monkeypatch):
+    import shutil
+    workdir = tmp_path / "copy"
+    shutil.copytree(uninterrupted[0], workdir)
+    stale = workdir / "checkpoints" / "15.orbax-checkpoint-tmp"  # what a save killed in flight leaves
+    (stale / "state").mkdir(parents=True)
+    (stale / "state" / "partial").write_bytes(b"half")
+    closed = []
+    monkeypatch.setattr(checkpoint.Checkpoints, "close", lambda self: closed.append(self.directory))
+    monkeypatch.setattr(loop.pipeline, "train_batches", lambda *a, **k: 1 / 0)  # fails after the manager opened
+    said = []
+    with pytest.raises(ZeroDivisionError):
+        loop.run(load_experiment(str(config_file), []), workdir, log=said.append)
+    assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 15.orbax-checkpoint-tmp" in said
+    assert not stale.exists() and checkpoint.Checkpoints(workdir).latest_step() == 12
+    assert closed == [workdir / "checkpoints"] and (workdir / "train.lock").read_text() == ""
+
+
+def poison_training_batches(monkeypatch, steps):
+    """Training batches of these steps get token ids past the vocabulary: a NaN loss there."""
+    real, calls = loop.global_batch, []
+
+    def poisoned(batch, mesh, rules, fields=loop.MODEL_FIELDS):
+        if fields is loop.MODEL_FIELDS:
+            calls.append(1)
+            if len(calls) in steps:
+                batch = dict(batch, inputs=np.where(np.asarray(batch["inputs"]) > 0, 10_000, 0).astype(np.int32))
+        return real(batch, mesh, rules, fields)
+    monkeypatch.setattr(loop, "global_batch", poisoned)
+
+
+def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(config_file, tmp_path, monkeypatch):
+    poison_training_batches(monkeypatch, {5})
+    exp = apply_overrides(load_experiment(str(config_file), []), ["train.profile_steps=()"])
+    with pytest.raises(ConfigError, match=r"^the loss or gradient became NaN or infinite at step 5 \(1 update\(s\) "
+                                          r"dropped in this run, train.skip_nonfinite=0 allowed\); stopped without "
+                                          r"saving: the last good checkpoint is step 3 in .*checkpoints; resume"):
+        loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert checkpoint.Checkpoints(tmp_path).all_steps() == [3]
+    import jax
+    _, params, _ = checkpoint.load_model_params(tmp_path)
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+    assert (tmp_path / "train.lock").read_text() == ""
+
+
+def test_skip_nonfinite_drops_bad_updates_and_counts_them(config_file, tmp_path, monkeypatch):
+    poison_training_batches(monkeypatch, {5, 7})
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["train.skip_nonfinite=2", "train.test_beam_size=1", "train.profile_steps=()"])
+    result = loop.run(exp, tmp_path, log=lambda *a, **k: None)
+    assert result["step"] == 12 and np.isfinite(result["test"]["loss"])
+    train = {r["step"]: r for r in read_metrics(tmp_path) if r["split"] == "train"}
+    assert [s for s in train if not np.isfinite(train[s]["loss"])] == [5, 7]
+    assert train[4]["dropped_updates"] == 0 and train[12]["dropped_updates"] == 2
+
+
+KILL_DURING_SAVE = '''
+import asyncio, sys
+from pathlib import Path
+from orbax.checkpoint._src.path import atomicity
+commit = atomicity.AtomicRenameTemporaryPath.finalize
+async def finalize(self, *args, **kwargs):  # the rename that commits a step; step {step}'s never comes
+    if self._final_path.name == "{step}":
+        Path({marker!r}).write_text(str(self._tmp_path))
+        await asyncio.sleep(3600)
+    return await commit(self, *args, **kwargs)
+atomicity.AtomicRenameTemporaryPath.finalize = finalize
+from jaxformer.cli import main
+sys.exit(main(sys.argv[1:]))
+'''
+
+
+def test_sigkill_during_a_save_resumes_from_the_last_complete_checkpoint(config_file, uninterrupted, tmp_path):
+    script, marker, workdir = tmp_path / "kill_during_save.py", tmp_path / "saving", tmp_path / "wd"
+    script.write_text(KILL_DURING_SAVE.format(step=6, marker=str(marker)))
+    proc = subprocess.Popen([sys.executable, str(script), "train", "--config", str(config_file),
+                             "--workdir", str(workdir)],
+                            env=dict(os.environ, JAX_PLATFORMS="cpu"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while not marker.exists():  # step 6's files are written; its commit is pending
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.time() < deadline, "the save of step 6 never started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (workdir / "checkpoints" / "6.orbax-checkpoint-tmp").is_dir()
+    assert checkpoint.Checkpoints(workdir).latest_step() == 3
+    said = []
+    loop.run(load_experiment(str(config_file), []), workdir, log=lambda line, **_: said.append(line))
+    assert any("taking over the lock" in line and f"pid {proc.pid}" in line for line in said)
+    assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 6.orbax-checkpoint-tmp" in said
+    assert any(f"resumed from step 3 in {workdir}" in line for line in said)
+    assert train_losses(workdir) == train_losses(uninterrupted[0])  # nothing lost past the last checkpoint

@@ -162,3 +162,23 @@ def test_eight_devices_equal_one_device_training():
         np.testing.assert_allclose(b["loss"], a["loss"], rtol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6), s1.params, s8.params)
     assert s8.opt_state[0].mu["decoder_layers"]["feed_forward"]["wi"].sharding.spec == s8.params["decoder_layers"]["feed_forward"]["wi"].sharding.spec
+
+
+def test_a_non_finite_loss_drops_the_whole_update_and_is_flagged():
+    exp = experiment(ema_decay=0.9)
+    good, bad = batch_of(8, 0), batch_of(8, 1)
+    bad["inputs"] = np.where(bad["inputs"] > 0, 10_000, 0).astype(np.int32)  # ids past the table: NaN embeddings
+    mesh = sharding.make_mesh(data=1, devices=jax.devices()[:1])
+    step, _, shard = train.compile_steps(exp, mesh)
+    state = jax.device_put(train.init_state(exp), shard)
+    with sharding.use_rules(mesh, exp.mesh.rules):
+        state, m = step(state, good, 0.0)
+        assert float(m["nonfinite"]) == 0.0
+        before = jax.device_get(state)
+        state, m = step(state, bad, 0.0)
+    assert not np.isfinite(float(m["loss"])) and float(m["nonfinite"]) == 1.0
+    after = jax.device_get(state)
+    assert int(after.step) == 2  # the step counts (the data moved on) ...
+    for part in ("params", "opt_state", "ema"):  # ... but nothing else changed, and all stays finite
+        jax.tree.map(np.testing.assert_array_equal, getattr(after, part), getattr(before, part))
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(after.params))
