@@ -156,6 +156,14 @@ def test_imported_workdir_translates_evaluates_and_averages(folder, ref, tmp_pat
         expected = hf_tok.batch_decode(model.generate(**batch, num_beams=4, max_length=MAX_LENGTH),
                                        skip_special_tokens=True)
     assert out_file.read_text().splitlines() == expected
+    # The export's loader (jax and sentencepiece only) gives the same translations.
+    assert main(["export", "--workdir", str(wd), "--out", str(tmp_path / "export")]) == 0
+    code = ("import json, sys\nsys.modules['jaxformer'] = None\n"
+            f"sys.path.insert(0, {str(tmp_path / 'export')!r})\nimport load\n"
+            f"print(json.dumps(load.Translator({str(tmp_path / 'export')!r})({srcs!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == expected
     assert main(["evaluate", "--workdir", str(wd), "--source", str(src_file), "--reference", str(ref_file)]) == 0
     assert "sacreBLEU" in capsys.readouterr().out
     assert main(["average", "--workdir", str(wd), "--last", "1"]) == 0
