@@ -342,6 +342,7 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
+@pytest.mark.slow  # a killed process, a resumed one and the reference run: about 2 minutes on 2 cores
 def test_sigkill_during_a_save_resumes_from_the_last_complete_checkpoint(config_file, uninterrupted, tmp_path):
     script, marker, workdir = tmp_path / "kill_during_save.py", tmp_path / "saving", tmp_path / "wd"
     script.write_text(KILL_DURING_SAVE.format(step=6, marker=str(marker)))
