@@ -51,6 +51,10 @@ def export_workdir(workdir: str | Path, out: str | Path, *, which: str = "latest
         raise ConfigError(f"{out} exists and is not an export folder; choose a new --out")
     translator = inference.load(workdir, which=which, beam_size=beam_size, alpha=alpha)
     model = translator.exp.model
+    if model.positional == "learned" and translator.exp.train.max_decode_length == 0:
+        raise ConfigError("a model with learned positions decodes at most model.max_len tokens, which a symbolic "
+                          "source length cannot be checked against; set train.max_decode_length in "
+                          f"{Path(workdir) / 'config.json'} (at most {model.max_len}) and export again")
     params = jax.tree.map(jnp.asarray, translator.params)
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
     b, s = jax_export.symbolic_shape("b, s")
