@@ -1,13 +1,15 @@
 """One sentencepiece vocabulary shared by source and target (section 5.1 of the paper: about
 37000 shared BPE tokens for en-de, 32000 word-pieces for en-fr).
 
-Trained once from the training split and cached beside the prepared data together with the
-options that made it; reused while the options match, rebuilt when they change.
+Trained once from the training split and cached beside the prepared data, in a folder keyed by
+the options that made it (see `pipeline.prepare`), so that two configs never overwrite each
+other's tokenizer. A workdir keeps its own copy, which a resume never replaces by another.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -59,6 +61,10 @@ class Tokenizer:
     def pieces(self, ids: Iterable[int]) -> list[str]:
         """The sentencepiece strings of `ids` (for labelling plots and debugging)."""
         return [self._sp.id_to_piece(int(i)) for i in ids]
+
+    def fingerprint(self) -> str:
+        """A digest of the model: equal digests give equal ids for every text."""
+        return hashlib.sha256(self.model_proto).hexdigest()
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
