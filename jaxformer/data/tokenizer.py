@@ -85,8 +85,23 @@ WORKDIR_FOLDER = "tokenizer"  # an imported model's tokenizer files (marian_toke
 
 
 def save_to_workdir(tokenizer, workdir: str | os.PathLike) -> None:
-    """Puts the run's tokenizer into its workdir, where translate / evaluate find it."""
+    """Puts the run's tokenizer into its workdir, where translate / evaluate find it.
+
+    Never replaces a different tokenizer under checkpoints of training: their embeddings are
+    indexed by the old one's ids. Changed tokenizer options are refused earlier, on resume
+    (`checkpoint.write_config`); this catches what options cannot show, such as changed training
+    files or a deleted cache that retrained differently.
+    """
     workdir = Path(workdir)
+    from jaxformer.checkpoint import _trained  # here: checkpoint imports JAX and Orbax
+    if _trained(workdir) and ((workdir / WORKDIR_MODEL).is_file() or (workdir / WORKDIR_FOLDER).is_dir()):
+        kept = load_from_workdir(workdir)
+        if type(kept) is type(tokenizer) and kept.fingerprint() == tokenizer.fingerprint():
+            return
+        where = workdir / (WORKDIR_FOLDER if (workdir / WORKDIR_FOLDER).is_dir() else WORKDIR_MODEL)
+        raise ConfigError(f"the tokenizer prepared for this run differs from {where}, which the checkpoints in "
+                          f"{workdir} were trained with (the training text or the cached tokenizer under "
+                          "data.data_dir changed); resume with the data it was made from, or use a new --workdir")
     if isinstance(tokenizer, Tokenizer):
         tokenizer.save(workdir / WORKDIR_MODEL)
     else:
