@@ -9,6 +9,7 @@ shardings, so a run can resume on a different mesh.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
-from jaxformer.config import ConfigError, ExperimentConfig, ModelConfig, TrainConfig, from_dict, to_dict
+from jaxformer.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig, from_dict, to_dict
 
 CONFIG_FILE = "config.json"
 LOWER_IS_BETTER = {"loss", "nll", "perplexity"}
@@ -28,6 +29,10 @@ IMPORTED = "imported_from"  # key of an imported model's checkpoint (step 0) in 
 # resume (or fine-tune an imported model) with other values.
 RUNTIME_FIELDS = ("dropout_rate", "attention_dropout_rate", "relu_dropout_rate", "dtype", "attention_impl",
                   "scan_layers", "remat")
+# Data options that a resumed run may change: where the caches live and what is evaluated. Every
+# other data option decides what the model's ids mean (the tokenizer and the text it learns from)
+# or which batch comes next (the dataset, the length filter, the batching and the shuffle seed).
+EVAL_DATA_FIELDS = ("data_dir", "eval_split", "test_split", "eval_batch_size")
 
 
 def _trained(workdir: Path) -> bool:
@@ -51,7 +56,10 @@ def remove_unfinished_saves(workdir: str | os.PathLike) -> list[str]:
 
 
 def write_config(workdir: Path, exp: ExperimentConfig) -> None:
-    """Writes the run's config, refusing a workdir whose checkpoints belong to another model."""
+    """Writes the run's config, refusing a workdir whose checkpoints belong to another model, or
+    whose training (steps > 0) another state-shaping train option or other data would continue
+    wrongly. Called before any data is prepared, so a refusal changes nothing there or here; an
+    imported model (step 0 only) may take any data options, which is how fine-tuning sets them."""
     path = workdir / CONFIG_FILE
     if path.is_file():
         old = read_config(workdir)
@@ -67,10 +75,40 @@ def write_config(workdir: Path, exp: ExperimentConfig) -> None:
                         f"{workdir} holds checkpoints trained with train.{name}={getattr(old.train, name)!r}, and "
                         f"train.{name}={getattr(exp.train, name)!r} here saves another training state; resume "
                         "with the value they were trained with or use a new --workdir")
+            if changed := data_changes(old.data, exp.data):
+                raise ConfigError(
+                    f"{workdir} holds checkpoints trained on other data ({'; '.join(changed)}): the token ids or "
+                    "the order of batches would change under them; resume with the values they were trained "
+                    "with (`jaxformer train --workdir` without --config continues with them) or use a new --workdir")
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(to_dict(exp), indent=2))
     os.replace(tmp, path)
+
+
+def data_changes(old: DataConfig, new: DataConfig) -> list[str]:
+    """"data.X: old there, new here" for each data option in use that differs, EVAL_DATA_FIELDS aside.
+
+    Only options in use count, so that one without effect may change: with a pretrained tokenizer
+    only its folder, and for each batching mode only its own sizes.
+    """
+    def in_use(d: DataConfig) -> set[str]:
+        names = {f.name for f in dataclasses.fields(d)} - set(EVAL_DATA_FIELDS) - {"tokenizer"}
+        names -= {"batch_size", "pack_length", "shards"} if d.batching == "bucket" else {"tokens_per_batch",
+                                                                                        "bucket_boundaries"}
+        tok = ["pretrained"] if d.tokenizer.pretrained else [f.name for f in dataclasses.fields(d.tokenizer)]
+        return names | {f"tokenizer.{k}" for k in tok}
+
+    def value(d: Any, name: str) -> Any:
+        for part in name.split("."):
+            d = getattr(d, part)
+        return d
+
+    compared = in_use(old) | in_use(new)
+    order = [f.name for f in dataclasses.fields(DataConfig) if f.name != "tokenizer"] + \
+        [f"tokenizer.{f.name}" for f in dataclasses.fields(old.tokenizer)]
+    return [f"data.{k}: {value(old, k)!r} there, {value(new, k)!r} here" for k in order
+            if k in compared and value(old, k) != value(new, k)]
 
 
 def _state_options(t: TrainConfig) -> dict[str, bool]:

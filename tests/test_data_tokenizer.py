@@ -54,3 +54,37 @@ def test_bad_options_and_missing_model(tmp_path):
         TokenizerConfig(model_type="wordpiece")
     with pytest.raises(ConfigError, match="does not exist"):
         Tokenizer.load(tmp_path / "nope.model")
+
+
+def test_prepare_keeps_one_cached_tokenizer_per_options_and_training_split(tmp_path, monkeypatch):
+    """Two configs sharing a data_dir never overwrite each other's tokenizer (or its length cache):
+    switching back reuses the first one, byte for byte, without training it again."""
+    from jaxformer.config import DataConfig
+    from jaxformer.data import pipeline, tokenizer as tokenizer_module
+
+    english = [line for line in CORPUS if line.startswith("the ")]
+    german = [line for line in CORPUS if line.startswith("die ")]
+    (tmp_path / "train.en").write_text("\n".join(english) + "\n")
+    (tmp_path / "train.de").write_text("\n".join(german[i % len(german)] for i in range(len(english))) + "\n")
+    trained, real = [], tokenizer_module._train
+    monkeypatch.setattr(tokenizer_module, "_train", lambda texts, config: trained.append(config) or real(texts, config))
+    prefix = str(tmp_path / "train")
+
+    def prepare(tokenizer: TokenizerConfig, split: str = "train"):
+        cfg = DataConfig(dataset="files", files=(("train", (prefix,)), ("again", (prefix,))), tokenizer=tokenizer,
+                         data_dir=str(tmp_path / "data"), train_split=split, max_length=64, pack_length=64)
+        return pipeline.prepare(cfg, log=lambda *_: None)
+
+    first = prepare(TokenizerConfig(vocab_size=60))
+    other = prepare(TokenizerConfig(vocab_size=40, model_type="unigram"))
+    back = prepare(TokenizerConfig(vocab_size=60))
+    assert len(trained) == 2 and back.tokenizer.model_proto == first.tokenizer.model_proto
+    assert other.tokenizer.vocab_size == 40 and other.directory != first.directory == back.directory
+    assert Tokenizer.load(first.directory / "tokenizer.model").model_proto == first.tokenizer.model_proto
+    assert sorted(p.parent for p in (tmp_path / "data").rglob("tokenizer.model")) == sorted([first.directory,
+                                                                                           other.directory])
+    for prep in (first, other):
+        assert len(list(prep.directory.glob("train_lengths_*.npy"))) == 1
+    # The split it learns from keys it too: another split gets its own, even of the same text.
+    from_again = prepare(TokenizerConfig(vocab_size=60), split="again")
+    assert len(trained) == 3 and from_again.directory not in (first.directory, other.directory)

@@ -365,3 +365,40 @@ def test_sigkill_during_a_save_resumes_from_the_last_complete_checkpoint(config_
     assert "removed 1 unfinished checkpoint folder(s) of an interrupted save: 6.orbax-checkpoint-tmp" in said
     assert any(f"resumed from step 3 in {workdir}" in line for line in said)
     assert train_losses(workdir) == train_losses(uninterrupted[0])  # nothing lost past the last checkpoint
+
+
+def test_a_resume_with_other_data_is_refused_before_any_data_work(config_file, uninterrupted, tmp_path, capsys):
+    from jaxformer import cli
+    workdir = uninterrupted[0]
+    kept = {name: (workdir / name).read_bytes() for name in ("config.json", "tokenizer.model")}
+    before = tree_digest(workdir / "checkpoints")
+    other = apply_overrides(load_experiment(str(config_file), []),
+                            ["data.tokenizer.model_type=bpe", "data.shards=2", f"data.data_dir={tmp_path / 'data'}"])
+    with pytest.raises(ConfigError, match=r"holds checkpoints trained on other data \(data.shards: 0 there, 2 here; "
+                                          r"data.tokenizer.model_type: 'word' there, 'bpe' here\): the token ids"):
+        loop.run(other, workdir, log=lambda *a, **k: None)
+    assert cli.main(["train", "--config", str(config_file), "--workdir", str(workdir),
+                     "--set", "data.tokenizer.vocab_size=40"]) == 2
+    assert (f"jaxformer: error: {workdir} holds checkpoints trained on other data (data.tokenizer.vocab_size: 43 "
+            "there, 40 here): the token ids or the order of batches would change under them; resume with the values "
+            "they were trained with (`jaxformer train --workdir` without --config continues with them) or use a new "
+            "--workdir") == one_error_line(capsys)
+    assert not (tmp_path / "data").exists()  # refused before any data was prepared
+    assert {name: (workdir / name).read_bytes() for name in kept} == kept
+    assert tree_digest(workdir / "checkpoints") == before
+
+
+def test_a_resume_may_move_the_data_cache_and_change_what_is_evaluated(config_file, uninterrupted, tmp_path):
+    """The tokenizer is trained again in the new data_dir: it must come out the same (else the
+    workdir's one would be replaced, and that is refused)."""
+    import shutil
+    workdir = tmp_path / "copy"
+    shutil.copytree(uninterrupted[0], workdir)
+    tokenizer = (workdir / "tokenizer.model").read_bytes()
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          [f"data.data_dir={tmp_path / 'moved'}", "data.eval_batch_size=8", "train.test_beam_size=1"])
+    result = loop.run(exp, workdir, log=lambda *a, **k: None)
+    assert result["step"] == 12 and result["test"]["sentences"] == 20 and result["test"]["beam_size"] == 1
+    assert checkpoint.read_config(workdir).data.eval_batch_size == 8
+    assert (workdir / "tokenizer.model").read_bytes() == tokenizer
+    assert any((tmp_path / "moved").rglob("tokenizer.model"))

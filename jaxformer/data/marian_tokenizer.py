@@ -9,6 +9,7 @@ between the two numberings; texts tokenize to the same pieces as transformers' M
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -96,6 +97,14 @@ class MarianTokenizer:
 
     def pieces(self, ids: Iterable[int]) -> list[str]:
         return [self.piece_of.get(int(i), "<unk>") for i in ids]
+
+    def fingerprint(self) -> str:
+        """A digest of both models, the vocabulary and the special ids: equal digests give equal ids."""
+        h = hashlib.sha256()
+        for part in (*self.protos, json.dumps(self.vocab, sort_keys=True).encode(),
+                     json.dumps(self.specials, sort_keys=True).encode()):
+            h.update(hashlib.sha256(part).digest())
+        return h.hexdigest()
 
     # -- files -----------------------------------------------------------------------------------
 

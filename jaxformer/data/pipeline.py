@@ -19,7 +19,7 @@ from typing import Any
 import grain
 import numpy as np
 
-from jaxformer.config import ConfigError, DataConfig
+from jaxformer.config import ConfigError, DataConfig, TokenizerConfig
 from jaxformer.data import batching, builders
 from jaxformer.data.tokenizer import Tokenizer, train_or_load
 
@@ -78,8 +78,7 @@ def prepare(cfg: DataConfig, *, log=print) -> Prepared:
     """Builds the dataset (once), trains or loads the tokenizer, and scans training lengths."""
     sources, skipped, name = _open(cfg)
     tok_cfg = cfg.tokenizer
-    tok_key = hashlib.sha256(json.dumps(dataclasses.asdict(tok_cfg), sort_keys=True).encode()).hexdigest()[:8]
-    directory = Path(os.path.expanduser(cfg.data_dir)) / "tokenizers" / f"{name}_{cfg.source_lang}-{cfg.target_lang}"
+    base = Path(os.path.expanduser(cfg.data_dir)) / "tokenizers" / f"{name}_{cfg.source_lang}-{cfg.target_lang}"
     train = sources.get(cfg.train_split)
     if train is None:
         raise ConfigError(f"the dataset has no split {cfg.train_split!r} (it has {sorted(sources)}); set data.train_split")
@@ -96,10 +95,12 @@ def prepare(cfg: DataConfig, *, log=print) -> Prepared:
     if tok_cfg.pretrained:
         from jaxformer.data.marian_tokenizer import MarianTokenizer
         tokenizer = MarianTokenizer.from_files(os.path.expanduser(tok_cfg.pretrained))
-        directory.mkdir(parents=True, exist_ok=True)  # for the length cache
+        directory = base / f"pretrained_{_key(tokenizer.fingerprint(), cfg.train_split)}"  # the length cache only
+        directory.mkdir(parents=True, exist_ok=True)
     else:
+        directory = base / tokenizer_folder(tok_cfg, cfg.train_split)
         tokenizer = train_or_load(directory, texts, tok_cfg)
-    lengths = _train_lengths(directory / f"train_lengths_{tok_key}.npy", train, tokenizer, cfg)
+    lengths = _train_lengths(directory / f"train_lengths_{tokenizer.fingerprint()[:12]}.npy", train, tokenizer, cfg)
     keep = np.flatnonzero(lengths.max(axis=1) <= cfg.max_length)
     skipped = {split: dict(v) for split, v in skipped.items()}
     skipped.setdefault(cfg.train_split, {})["longer_than_max_length"] = int(len(lengths) - len(keep))
@@ -111,8 +112,21 @@ def prepare(cfg: DataConfig, *, log=print) -> Prepared:
     return Prepared(cfg, sources, tokenizer, directory, skipped, keep)
 
 
+def tokenizer_folder(tok_cfg: TokenizerConfig, train_split: str) -> str:
+    """The cache folder of a trained tokenizer within its dataset's folder: keyed by every option
+    that shapes it and by the split it learns from (the dataset and the language pair key the
+    folder above), so that two configs sharing a data_dir keep two tokenizers and switching back
+    reuses the first instead of retraining it over the other."""
+    return f"{tok_cfg.model_type}{tok_cfg.vocab_size}_{_key(dataclasses.asdict(tok_cfg), train_split)}"
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:10]
+
+
 def _train_lengths(path: Path, train, tokenizer: Tokenizer, cfg: DataConfig) -> np.ndarray:
-    """[N, 2] token lengths (source, target) of every training pair, cached beside the tokenizer."""
+    """[N, 2] token lengths (source, target) of every training pair, cached beside the tokenizer
+    under a name keyed by its digest (lengths depend on nothing else in this folder)."""
     if path.is_file():
         lengths = np.load(path)
         if len(lengths) == len(train):

@@ -1,13 +1,15 @@
 """One sentencepiece vocabulary shared by source and target (section 5.1 of the paper: about
 37000 shared BPE tokens for en-de, 32000 word-pieces for en-fr).
 
-Trained once from the training split and cached beside the prepared data together with the
-options that made it; reused while the options match, rebuilt when they change.
+Trained once from the training split and cached beside the prepared data, in a folder keyed by
+the options that made it (see `pipeline.prepare`), so that two configs never overwrite each
+other's tokenizer. A workdir keeps its own copy, which a resume never replaces by another.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -60,6 +62,10 @@ class Tokenizer:
         """The sentencepiece strings of `ids` (for labelling plots and debugging)."""
         return [self._sp.id_to_piece(int(i)) for i in ids]
 
+    def fingerprint(self) -> str:
+        """A digest of the model: equal digests give equal ids for every text."""
+        return hashlib.sha256(self.model_proto).hexdigest()
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Tokenizer":
         path = Path(path)
@@ -79,8 +85,23 @@ WORKDIR_FOLDER = "tokenizer"  # an imported model's tokenizer files (marian_toke
 
 
 def save_to_workdir(tokenizer, workdir: str | os.PathLike) -> None:
-    """Puts the run's tokenizer into its workdir, where translate / evaluate find it."""
+    """Puts the run's tokenizer into its workdir, where translate / evaluate find it.
+
+    Never replaces a different tokenizer under checkpoints of training: their embeddings are
+    indexed by the old one's ids. Changed tokenizer options are refused earlier, on resume
+    (`checkpoint.write_config`); this catches what options cannot show, such as changed training
+    files or a deleted cache that retrained differently.
+    """
     workdir = Path(workdir)
+    from jaxformer.checkpoint import _trained  # here: checkpoint imports JAX and Orbax
+    if _trained(workdir) and ((workdir / WORKDIR_MODEL).is_file() or (workdir / WORKDIR_FOLDER).is_dir()):
+        kept = load_from_workdir(workdir)
+        if type(kept) is type(tokenizer) and kept.fingerprint() == tokenizer.fingerprint():
+            return
+        where = workdir / (WORKDIR_FOLDER if (workdir / WORKDIR_FOLDER).is_dir() else WORKDIR_MODEL)
+        raise ConfigError(f"the tokenizer prepared for this run differs from {where}, which the checkpoints in "
+                          f"{workdir} were trained with (the training text or the cached tokenizer under "
+                          "data.data_dir changed); resume with the data it was made from, or use a new --workdir")
     if isinstance(tokenizer, Tokenizer):
         tokenizer.save(workdir / WORKDIR_MODEL)
     else:
