@@ -90,6 +90,8 @@ def build(folder: str | Path, *, d_model: int = 32, layers: int = 2, heads: int 
             loss.backward()
             opt.step()
     model.eval()
+    with torch.no_grad():  # as in OPUS-MT's converted models, whose <pad> row was added as zeros (the tied
+        model.model.shared.weight[pad].zero_()  # output projection trained it here); CTranslate2 relies on it
     gen = model.generation_config
     gen.num_beams, gen.max_length, gen.bad_words_ids = num_beams, max_length, [[pad]]
     model.save_pretrained(folder)
