@@ -21,7 +21,7 @@ from jaxformer.model import Transformer
 
 Array = jax.Array
 Params = dict[str, Any]
-Cache = dict[str, Array]
+Cache = dict[str, Array | tuple[Array, ...]]  # see init_cache
 
 __all__ = ["init", "apply", "encode", "init_cache", "decode_step", "logical_axes", "param_count", "check_params"]
 
@@ -120,16 +120,20 @@ def encode(params: Params, src: Array, *, config: ModelConfig, src_segments: Arr
 @functools.partial(jax.jit, static_argnames=("config", "batch_size", "max_len"))
 def init_cache(config: ModelConfig, batch_size: int, max_len: int, params: Params | None = None,
                memory: Array | None = None) -> Cache:
-    """An empty decoding cache: {"index": int32[], "k": [L, B, max_len, N, d_k], "v": [L, B, max_len, N, H]}.
+    """An empty decoding cache: {"index": int32[], "k": L x [B, N, max_len, d_k], "v": L x [B, N, max_len, H]},
+    one array per decoder layer, heads-major, so that a step neither copies a stacked cache to
+    slice out its layer nor transposes it for the attention matmuls (see attention.py).
 
     Given `params` and the encoder `memory` [B, S, D], it also holds every decoder layer's
-    encoder-decoder attention keys and values ("memory_k", "memory_v": [L, B, S, N, H]),
+    encoder-decoder attention keys and values ("memory_k", "memory_v": L x [B, N, S, H]),
     projected once here instead of at every `decode_step` (for a small model and 24-token
     sources that projection is most of a step's FLOPs); `decode_step` then needs only `memory_valid`.
     """
-    shape = (config.num_decoder_layers, batch_size, max_len, config.num_heads)
-    cache = {"index": jnp.zeros((), jnp.int32), "k": jnp.zeros((*shape, config.d_key), dtype_of(config)),
-             "v": jnp.zeros((*shape, config.d_head), dtype_of(config))}
+    shape = (batch_size, config.num_heads, max_len)
+    layers = range(config.num_decoder_layers)
+    cache = {"index": jnp.zeros((), jnp.int32),
+             "k": tuple(jnp.zeros((*shape, config.d_key), dtype_of(config)) for _ in layers),
+             "v": tuple(jnp.zeros((*shape, config.d_head), dtype_of(config)) for _ in layers)}
     if memory is not None:
         if params is None:
             raise ConfigError("init_cache(memory=...) projects the memory with the model: pass params too")
@@ -139,10 +143,9 @@ def init_cache(config: ModelConfig, batch_size: int, max_len: int, params: Param
     return cache
 
 
-CACHE_AXES = {"index": (), "k": ("layers", "batch", "length", "heads", "kv"),
-              "v": ("layers", "batch", "length", "heads", "kv"),
-              "memory_k": ("layers", "batch", "length", "heads", "kv"),
-              "memory_v": ("layers", "batch", "length", "heads", "kv")}
+# The logical axes of each array of a cache entry (every layer's array has the same).
+CACHE_AXES = {"index": (), "k": ("batch", "heads", "length", "kv"), "v": ("batch", "heads", "length", "kv"),
+              "memory_k": ("batch", "heads", "length", "kv"), "memory_v": ("batch", "heads", "length", "kv")}
 
 
 @functools.partial(jax.jit, static_argnames=("config",))

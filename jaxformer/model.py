@@ -117,6 +117,14 @@ def run_layers(layers: nnx.Module, num: int, body: Callable, x: Array, xs: Any, 
     return x, jax.tree.map(lambda *a: jnp.stack(a), *ys) if ys and ys[0] is not None else None
 
 
+def unstacked(layers: nnx.Module) -> list[nnx.Module]:
+    """The layers of a stacked module, one module each (slices of the stacked parameters): for
+    decoding, where every layer keeps its own cache."""
+    graphdef, state = nnx.split(layers)
+    num = jax.tree.leaves(state)[0].shape[0]
+    return [nnx.merge(graphdef, jax.tree.map(lambda a: a[i], state)) for i in range(num)]
+
+
 def shift_right(tokens: Array, segments: Array | None = None, start: int = 0) -> Array:
     """Teacher forcing: the decoder sees [start, y_0, ..., y_{T-2}]; in packed rows every segment
     starts again with `start`. [B, T] -> [B, T]."""
@@ -225,31 +233,27 @@ class Transformer(nnx.Module):
             x = self.decoder_norm(x)
         return self._logits(x), weights
 
-    def memory_kv(self, memory: Array) -> dict[str, Array]:
-        """memory [B, S, D] -> {"memory_k": [L, B, S, N, d_k], "memory_v": [L, B, S, N, H]}: every
-        decoder layer's encoder-decoder attention keys and values, for the decoding cache."""
-        cfg = self.config
+    def memory_kv(self, memory: Array) -> dict[str, tuple[Array, ...]]:
+        """memory [B, S, D] -> {"memory_k": L x [B, N, S, d_k], "memory_v": L x [B, N, S, H]}: every
+        decoder layer's encoder-decoder attention keys and values (heads-major), for the cache."""
+        kv = [layer.cross_attention.key_value(memory) for layer in unstacked(self.decoder_layers)]
+        return {"memory_k": tuple(constrain(k, ("batch", "heads", "length", "kv")) for k, _ in kv),
+                "memory_v": tuple(constrain(v, ("batch", "heads", "length", "kv")) for _, v in kv)}
 
-        def body(layer, carry, _, i):
-            k, v = layer.cross_attention.key_value(memory)
-            return carry, {"memory_k": constrain(k, ("batch", "length", "heads", "kv")),
-                           "memory_v": constrain(v, ("batch", "length", "heads", "kv"))}
-
-        _, kv = run_layers(self.decoder_layers, cfg.num_decoder_layers, body, jnp.zeros(()), None, cfg)
-        return kv
-
-    def decode_step(self, tokens: Array, cache: dict[str, Array], memory: Array | None,
-                    memory_valid: Array | None) -> tuple[Array, dict[str, Array]]:
+    def decode_step(self, tokens: Array, cache: dict[str, Any], memory: Array | None,
+                    memory_valid: Array | None) -> tuple[Array, dict[str, Any]]:
         """One incremental step: the previous tokens [B] -> (logits [B, V], updated cache).
 
-        `cache` = {"index": int32[], "k", "v": [L, B, T_max, N, H]}, plus "memory_k", "memory_v"
-        [L, B, S, N, H] when the encoder-decoder keys and values were computed once (then
-        `memory` is not read); the step writes position `index` and attends to positions <= index.
+        `cache` = {"index": int32[], "k", "v": one [B, N, T_max, H] per layer}, plus "memory_k",
+        "memory_v" (one [B, N, S, H] per layer) when the encoder-decoder keys and values were
+        computed once (then `memory` is not read); the step writes position `index` and attends
+        to positions <= index. One array per layer, not one stacked array: a stacked cache would
+        be sliced and re-stacked (copied whole) at every step.
         """
         cfg = self.config
         index = cache["index"]
         tokens = tokens.reshape(-1, 1)
-        max_len = cache["k"].shape[2]
+        max_len = cache["k"][0].shape[2]
         self_mask = (jnp.arange(max_len) <= index)[None, None, None, :]
         cross_mask = None if memory_valid is None else memory_valid[:, None, None, :]
         positions = jnp.full(tokens.shape, index, dtype=jnp.int32)
@@ -259,18 +263,16 @@ class Transformer(nnx.Module):
         if cfg.has_encoder and memory is None and not precomputed:
             raise ConfigError("decode_step of an encoder-decoder model needs the encoder memory, or a cache "
                               "made by init_cache(config, B, max_len, params, memory)")
-
-        def body(layer, h, c, i):
-            kv = (c["memory_k"], c["memory_v"]) if precomputed else None
-            h, new_cache, _ = layer(h, self_mask, None if precomputed else memory, cross_mask, None,
-                                    cache={"k": c["k"], "v": c["v"]}, cache_index=index, memory_kv=kv)
-            return h, new_cache
-
-        x, new_kv = run_layers(self.decoder_layers, cfg.num_decoder_layers, body, x,
-                               {k: v for k, v in cache.items() if k != "index"}, cfg)
+        new_k, new_v = [], []
+        for i, layer in enumerate(unstacked(self.decoder_layers)):
+            kv = (cache["memory_k"][i], cache["memory_v"][i]) if precomputed else None
+            x, c, _ = layer(x, self_mask, None if precomputed else memory, cross_mask, None,
+                            cache={"k": cache["k"][i], "v": cache["v"][i]}, cache_index=index, memory_kv=kv)
+            new_k.append(c["k"])
+            new_v.append(c["v"])
         if cfg.norm == "pre":
             x = self.decoder_norm(x)
-        return self._logits(x)[:, 0], {**cache, "index": index + 1, **new_kv}
+        return self._logits(x)[:, 0], {**cache, "index": index + 1, "k": tuple(new_k), "v": tuple(new_v)}
 
     # -- whole model ---------------------------------------------------------------------------
 

@@ -41,10 +41,12 @@ def _spm(lines: list[str], size: int) -> bytes:
 
 def build(folder: str | Path, *, d_model: int = 32, layers: int = 2, heads: int = 4, ffn: int = 64,
           pieces: int = 40, min_vocab: int = 0, vocab_multiple: int = 1, train_steps: int = 200,
-          max_length: int = 24, num_beams: int = 4,
+          max_length: int = 24, num_beams: int = 4, corpus: tuple[list[str], list[str]] | None = None,
           seed: int = 0) -> Path:
     """Writes a Marian folder. vocab.json is padded with unused entries to at least `min_vocab` entries (a
-    realistic size) and to a multiple of `vocab_multiple` (to split the vocabulary over a mesh axis)."""
+    realistic size) and to a multiple of `vocab_multiple` (to split the vocabulary over a mesh axis).
+    `corpus` (source lines, target lines): real text to train the two sentencepiece models on, so
+    that real input splits into realistically many pieces (training still uses generated pairs)."""
     import sentencepiece as spm
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
@@ -52,7 +54,7 @@ def build(folder: str | Path, *, d_model: int = 32, layers: int = 2, heads: int 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     src, tgt = sentences(400, seed)
-    protos = (_spm(src, pieces), _spm(tgt, pieces))
+    protos = (_spm(corpus[0] if corpus else src, pieces), _spm(corpus[1] if corpus else tgt, pieces))
     (folder / "source.spm").write_bytes(protos[0])
     (folder / "target.spm").write_bytes(protos[1])
     vocab = {"</s>": 0, "<unk>": 1}
