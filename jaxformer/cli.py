@@ -133,7 +133,7 @@ def _distributed(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from jaxformer import checkpoint, loop
+    from jaxformer import checkpoint, compile_cache, loop
     from jaxformer.config import apply_overrides
 
     if args.config is None and (Path(args.workdir) / checkpoint.CONFIG_FILE).is_file():
@@ -142,6 +142,7 @@ def _train(args: argparse.Namespace) -> None:
     else:
         exp = load_experiment(args.config, args.set)
     _distributed(args)
+    compile_cache.enable(args.workdir)  # a resume loads its step instead of compiling it again
     loop.run(exp, args.workdir)
 
 
@@ -198,13 +199,20 @@ def _check_writable(path: str | os.PathLike, what: str, *, folder: bool = False)
 
 
 def _translator(args: argparse.Namespace):
-    from jaxformer import inference
+    from jaxformer import compile_cache, inference
     for flag, value, low in (("--beam-size", args.beam_size, 1), ("--batch-size", args.batch_size, 1),
                              ("--max-input-tokens", args.max_input_tokens, 2), ("--alpha", args.alpha, 0)):
         if value is not None and not value >= low:
             raise ConfigError(f"{flag} {value} must be >= {low}")
+    compile_cache.enable(args.workdir)  # before anything compiles: JAX decides once
     return inference.load(args.workdir, which=args.checkpoint, beam_size=args.beam_size, alpha=args.alpha,
                           batch_size=args.batch_size, max_input_tokens=args.max_input_tokens)
+
+
+def _cache_summary() -> None:
+    from jaxformer import compile_cache
+    if line := compile_cache.summary():
+        print(f"jaxformer: {line}", file=sys.stderr)
 
 
 def _translate(args: argparse.Namespace) -> None:
@@ -212,6 +220,7 @@ def _translate(args: argparse.Namespace) -> None:
         _check_writable(args.output, "--output")
     translator = _translator(args)  # a bad workdir fails before any input is read
     out = translator.translate(_read_lines(args.input, "input"))
+    _cache_summary()
     text = "".join(line + "\n" for line in out)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -241,6 +250,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         split = args.split or exp.data.test_split
         (sources, references), name = pipeline.split_texts(prep, split), split
     hyps = translator.translate(sources)
+    _cache_summary()
     result = evaluate.scores(hyps, references, target_lang=exp.data.target_lang)
     result.update(sentences=len(hyps), checkpoint=translator.source, beam_size=translator.beam_size,
                   alpha=translator.alpha, data=name)

@@ -4,6 +4,9 @@ import os
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# No persistent compilation cache in tests (and their subprocesses) unless a test asks for one:
+# it would follow the first workdir a test translates in for the rest of the process.
+os.environ["JAXFORMER_COMPILE_CACHE"] = "off"
 
 import dataclasses  # noqa: E402
 

@@ -106,3 +106,18 @@ def test_the_benchmark_runs_end_to_end_in_a_reduced_size(tmp_path, monkeypatch):
     assert all(r["same"] == f"{r['batch']}/{r['batch']}" for r in rows if r["search"] == "greedy")
     assert all(r["jax_tok_s"] > 0 and r["f32_tok_s"] > 0 and r["i8_tok_s"] > 0 for r in rows)
     assert (tmp_path / "results" / "ct2.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_file_translation_benchmark_runs_end_to_end_in_a_reduced_size(tmp_path, monkeypatch):
+    from experiments.benchmarks import common, translate_file
+    if not translate_file.NEWS.is_file():
+        pytest.skip(f"{translate_file.NEWS} is absent (../shared/corpora)")
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.delenv("JAXFORMER_COMPILE_CACHE")  # the benchmark measures the cache
+    out = translate_file.main(["--lines", "12", "--max-len", "8", "--size", "small", "--folder", str(tmp_path)])
+    assert out["same_lines"] == 12  # the same weights and search give the same text
+    assert out["compile_cache_files"] > 0 and set(out["runs"]) == {"jaxformer cold", "ct2 first",
+                                                                   "jaxformer warm", "ct2 second"}
+    assert out["compile_cache"]["jaxformer warm"].endswith(", 0 compiled")
+    assert (tmp_path / "results" / "translate_file.json").is_file()
