@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +29,32 @@ from jaxformer.sharding import constrain
 from jaxformer.data.tokenizer import EOS_ID
 
 Array = jax.Array
+
+# XLA:CPU by default fuses the vocabulary projection with the reductions over the vocabulary that
+# follow it (log_softmax's max and sum, the argmax) into one YNNPACK fusion that runs 2.3x slower
+# than the projection and the reductions apart: 114 against 49 ms for [128, 512] x [512, 58101]
+# (experiments/benchmarks/decode_fusion.py). On the CPU the searches compile every dot on its own.
+CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+
+def _search_jit(**jit_kwargs):
+    """`jax.jit` for a search, with CPU_COMPILER_OPTIONS when the default backend is the CPU
+    (chosen at each call, not at import: importing jaxformer must not start a backend)."""
+    def wrap(fn):
+        plain = jax.jit(fn, **jit_kwargs)
+        cpu = jax.jit(fn, **jit_kwargs, compiler_options=CPU_COMPILER_OPTIONS)
+        def pick(args) -> Callable:
+            traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args))
+            # Inside another jit the outer one compiles (and only a top-level jit takes options).
+            return cpu if not traced and jax.default_backend() == "cpu" else plain
+
+        @functools.wraps(fn)
+        def search(*args, **kwargs):
+            return pick(args)(*args, **kwargs)
+        search.lower = lambda *args, **kwargs: pick(args).lower(*args, **kwargs)
+        search.plain = plain  # XLA's defaults on every backend (benchmarks compare the two)
+        return search
+    return wrap
 
 
 def max_output_length(src_width: int, max_len: int = 0) -> int:
@@ -59,7 +86,7 @@ def _forced_eos(scores: Array, eos_id: int, last: Array) -> Array:
     return jnp.where(last, only_eos, scores)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id", "force_eos"))
+@_search_jit(static_argnames=("config", "max_len", "eos_id", "force_eos"))
 def greedy(params, src: Array, *, config: ModelConfig, max_len: int = 0, eos_id: int = EOS_ID,
            force_eos: bool = False) -> Array:
     """Greedy decoding: src [B, S] -> tokens [B, L] (EOS included, then padding), L = S + 50."""
@@ -105,7 +132,7 @@ def _gather_beams(x: Array, beam_idx: Array) -> Array:
     return jnp.take_along_axis(x, beam_idx.reshape(*beam_idx.shape, *([1] * (x.ndim - 2))), axis=1)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id", "convention",
+@_search_jit(static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id", "convention",
                                              "force_eos"))
 def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, alpha: float = 0.6,
                 max_len: int = 0, eos_id: int = EOS_ID, convention: str = "t2t",
@@ -205,7 +232,7 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     return _gather_beams(seqs, pick), best
 
 
-@functools.partial(jax.jit, static_argnames=("config", "max_len", "eos_id", "top_k"))
+@_search_jit(static_argnames=("config", "max_len", "eos_id", "top_k"))
 def sample(params, src: Array, rng: Array, *, config: ModelConfig, temperature: float = 1.0, top_k: int = 0,
            max_len: int = 0, eos_id: int = EOS_ID) -> Array:
     """Ancestral sampling with temperature and optional top-k: src [B, S] -> tokens [B, L].

@@ -132,3 +132,15 @@ def test_trace_summary_groups_device_ops_per_step(tmp_path):
     s = trace_summary.summarize(str(path), steps=2)
     assert s["total_us_per_step"] == 60
     assert dict(s["by_kind"]) == {"matmul": 30, "attention (cuDNN)": 10, "fusion (elementwise)": 20}
+
+
+@pytest.mark.slow
+def test_decode_fusion_benchmark_runs_in_a_reduced_size(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from experiments.benchmarks import common, decode_fusion
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    out = decode_fusion.main(["--size", "small", "--folder", str(tmp_path), "--rounds", "1", "--out-len", "4",
+                              "--batch", "2"])
+    assert [r["search"] for r in out["rows"]] == ["greedy", "beam 4"]
+    assert all(r["defaults"] > 0 and r["individual dots"] > 0 for r in out["rows"])
+    assert (tmp_path / "results" / "decode_fusion.json").is_file()

@@ -117,3 +117,15 @@ def test_learned_positions_cap_the_output_at_max_len_with_a_warning():
         assert out.shape == (2, 8)
     logits = jf.apply(params, SRC, out, config=cfg)  # the same positions, all inside the table
     assert bool(jnp.all(jnp.isfinite(logits)))
+
+
+def test_the_cpu_fusion_setting_changes_no_output():
+    """On the CPU the searches compile with CPU_COMPILER_OPTIONS (dots not fused with the
+    reductions after them); that must be a speed setting only."""
+    cfg = jf.preset("tiny", vocab_size=300, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.0)
+    params = jf.init(cfg, jax.random.key(3))
+    src = jnp.asarray(np.random.default_rng(0).integers(2, 300, size=(8, 9)), jnp.int32)
+    for search, kw in ((decode.greedy, {}), (decode.beam_search, dict(beam_size=3))):
+        tuned = search(params, src, config=cfg, max_len=10, **kw)
+        plain = search.plain(params, src, config=cfg, max_len=10, **kw)
+        jax.tree.map(np.testing.assert_array_equal, tuned, plain)

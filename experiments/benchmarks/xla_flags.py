@@ -24,6 +24,7 @@ OPTION_SETS = {
     "XNNPACK dots + eltwise": "--xla_cpu_experimental_xnn_fusion_type=dot,eltwise",
     "YNNPACK dots + eltwise + reduce": "--xla_cpu_experimental_ynn_fusion_type=dot,eltwise,reduce",
     "no YNNPACK": "--xla_cpu_experimental_ynn_fusion_type=",
+    "YNNPACK individual dots": "--xla_cpu_experimental_ynn_fusion_type=individual_dot",  # what decoding uses
     "fast math": "--xla_cpu_enable_fast_math=true",
 }
 
