@@ -23,6 +23,9 @@ AVERAGED = "averaged"
 
 @dataclasses.dataclass
 class Translator:
+    """A workdir's model ready to translate: its config, tokenizer and chosen parameters, and the
+    decoding options of `jaxformer translate` (beam, alpha, batch rows, input cut)."""
+
     exp: ExperimentConfig
     params: Any
     tokenizer: Any  # data.tokenizer.Tokenizer, or an imported model's MarianTokenizer
@@ -116,6 +119,7 @@ def _require_checkpoints(workdir: Path) -> None:
 
 
 def load_averaged(workdir: Path, exp: ExperimentConfig) -> tuple[Any, str]:
+    """(parameters, "average of steps [...]") written by `average_checkpoints`."""
     path = workdir.absolute() / AVERAGED
     if not path.exists():
         raise ConfigError(f"{workdir} has no averaged parameters; run jaxformer average --workdir {workdir} --last N")

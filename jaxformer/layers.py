@@ -28,6 +28,7 @@ def param(key: Array, init: Callable, shape: Sequence[int], axes: Sequence[str |
 
 
 def dtype_of(config: ModelConfig):
+    """The compute dtype (parameters stay float32)."""
     return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
 
 

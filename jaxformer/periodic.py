@@ -65,6 +65,7 @@ class Every(Action):
         self.every, self.at_finish = every, at_finish
 
     def due(self, tick: Tick) -> bool:
+        """Whether this step is the action's turn."""
         return tick.step % self.every == 0 or (self.at_finish and tick.finished)
 
 
