@@ -37,9 +37,9 @@ def _smoke(args: argparse.Namespace) -> None:
 
     cfg = jf.apply_overrides(Smoke(), args.set or [])
     model = cfg.model
-    exp = ExperimentConfig(model=model, mesh=MeshConfig(data=-1),
-                           train=TrainConfig(num_steps=cfg.steps, schedule="constant", peak_learning_rate=cfg.learning_rate,
-                                             label_smoothing=0.0, max_decode_length=cfg.length))
+    exp = ExperimentConfig(model=model, mesh=MeshConfig(data=-1), train=TrainConfig(
+        num_steps=cfg.steps, schedule="constant", peak_learning_rate=cfg.learning_rate, label_smoothing=0.0,
+        max_decode_length=cfg.length))
     rng = np.random.default_rng(0)
 
     def examples(n: int) -> np.ndarray:
@@ -62,14 +62,19 @@ def _smoke(args: argparse.Namespace) -> None:
             batch = sharding.global_batch({"inputs": src, "targets": src}, mesh, exp.mesh.rules)
             state, metrics = step(state, batch, 0.0)
             if i == 1 or i % max(1, cfg.steps // 10) == 0 or i == cfg.steps:
-                print(f"step {i:4d}  loss {float(metrics['loss']):.4f}  ({time.perf_counter() - start:.1f}s)", flush=True)
+                seconds = time.perf_counter() - start
+                print(f"step {i:4d}  loss {float(metrics['loss']):.4f}  ({seconds:.1f}s)", flush=True)
 
-    src = [row[: int(np.argmax(row == EOS_ID)) + 1] for row in examples(4)]
+    def upto_eos(ids: np.ndarray) -> np.ndarray:
+        ends = np.flatnonzero(ids == EOS_ID)
+        return ids[: ends[0]] if ends.size else ids
+
+    src = [np.append(upto_eos(row), EOS_ID).astype(np.int32) for row in examples(4)]
     out = translate.translate_ids(state.params, src, model=model, search=translate.Search.of(exp.train, beam_size=1),
                                   batch_size=cfg.batch_size, mesh=mesh, rules=exp.mesh.rules)
     exact = float(np.mean([np.array_equal(o[: len(s)], s) for s, o in zip(src, out)]))
     for s, o in zip(src[:2], out[:2]):
-        print(f"source {s[:-1].tolist()}\n greedy {o[: int(np.argmax(o == EOS_ID))].tolist()}")
+        print(f"source {s[:-1].tolist()}\n greedy {upto_eos(o).tolist()}")
     print(f"final loss {float(metrics['loss']):.4f}; greedy exact-copy rate on 4 new examples: {exact:.2f}")
 
 

@@ -59,14 +59,14 @@ class Action:
 
 
 class Every(Action):
-    """The action's turn every `every` steps and at the finishing step (or only every `every`)."""
+    """An action whose turn comes every `every` steps and at the step that finishes the run."""
 
-    def __init__(self, every: int, *, at_finish: bool = True):
-        self.every, self.at_finish = every, at_finish
+    def __init__(self, every: int):
+        self.every = every
 
     def due(self, tick: Tick) -> bool:
         """Whether this step is the action's turn."""
-        return tick.step % self.every == 0 or (self.at_finish and tick.finished)
+        return tick.step % self.every == 0 or tick.finished
 
 
 class TimeLimit(Action):

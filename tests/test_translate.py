@@ -81,8 +81,8 @@ def test_text_translation_keeps_empty_lines_and_cuts_long_inputs(params, tmp_pat
                               batch_size=2, max_input_tokens=5, log=said.append)
     assert out[1] == out[3] == "" and out[0] == out[4] and len(out) == 5
     assert said == ["translate: 1 input line(s) longer than 5 tokens were cut (raise --max-input-tokens)"]
-    cut = translate.translate(params, ["a red dog sees"], tok, model=MODEL, search=translate.Search(max_decode_length=8),
-                              batch_size=2)
+    cut = translate.translate(params, ["a red dog sees"], tok, model=MODEL,
+                              search=translate.Search(max_decode_length=8), batch_size=2)
     assert out[2] == cut[0]  # the first 4 tokens and EOS
 
 
