@@ -16,14 +16,16 @@ from jaxformer.hostmem import keep_host_buffers
 
 
 def _smoke(args: argparse.Namespace) -> None:
-    """Trains the model on a synthetic copy task for a few steps and decodes with the cache:
-    the whole pure API (init, apply, grad, encode, init_cache, decode_step) end to end."""
+    """Trains a model on a synthetic copy task for a few steps with the real train step, then
+    translates new examples with `jaxformer.translate` (greedy, the decoding cache): the training
+    and decoding paths of a real run, end to end, without data files."""
     import jax
-    import jax.numpy as jnp
     import numpy as np
-    import optax
 
     import jaxformer as jf
+    from jaxformer import sharding, train, translate
+    from jaxformer.config import ExperimentConfig, MeshConfig, TrainConfig
+    from jaxformer.data.tokenizer import EOS_ID
 
     @dataclasses.dataclass(frozen=True)
     class Smoke:
@@ -35,55 +37,45 @@ def _smoke(args: argparse.Namespace) -> None:
 
     cfg = jf.apply_overrides(Smoke(), args.set or [])
     model = cfg.model
+    exp = ExperimentConfig(model=model, mesh=MeshConfig(data=-1), train=TrainConfig(
+        num_steps=cfg.steps, schedule="constant", peak_learning_rate=cfg.learning_rate, label_smoothing=0.0,
+        max_decode_length=cfg.length))
     rng = np.random.default_rng(0)
 
-    def batch():
-        lengths = rng.integers(3, cfg.length + 1, size=cfg.batch_size)
-        src = np.zeros((cfg.batch_size, cfg.length), np.int32)
-        for i, n in enumerate(lengths):
-            src[i, :n] = rng.integers(2, model.vocab_size, size=n)
-        return src, src.copy()  # the task: copy the source
+    def examples(n: int) -> np.ndarray:
+        """[n, length] rows of 2 to length-1 random tokens, then EOS, then padding."""
+        src = np.zeros((n, cfg.length), np.int32)
+        for i, k in enumerate(rng.integers(2, cfg.length, size=n)):
+            src[i, :k] = rng.integers(EOS_ID + 1, model.vocab_size, size=k)
+            src[i, k] = EOS_ID
+        return src
 
-    def loss_fn(params, src, tgt):
-        logits = jf.apply(params, src, tgt, config=model)
-        nll = optax.softmax_cross_entropy_with_integer_labels(logits, tgt)
-        mask = tgt != model.pad_id
-        return jnp.sum(nll * mask) / jnp.sum(mask)
-
-    opt = optax.adam(cfg.learning_rate, b1=0.9, b2=0.98, eps=1e-9)
-
-    @jax.jit
-    def step(params, opt_state, src, tgt):
-        loss, grads = jax.value_and_grad(loss_fn)(params, src, tgt)
-        updates, opt_state = opt.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    params = jf.init(model, jax.random.key(0))
-    opt_state = opt.init(params)
+    mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)
+    step, _, shard = train.compile_steps(exp, mesh)
+    state = jax.jit(lambda: train.init_state(exp), out_shardings=shard)()
     print(f"model: {jf.param_count(model):,} parameters, {model.num_encoder_layers}+{model.num_decoder_layers} "
           f"layers, d_model={model.d_model}; devices: {jax.devices()}")
     start = time.perf_counter()
-    for i in range(1, cfg.steps + 1):
-        params, opt_state, loss = step(params, opt_state, *batch())
-        if i == 1 or i % max(1, cfg.steps // 10) == 0 or i == cfg.steps:
-            print(f"step {i:4d}  loss {float(loss):.4f}  ({time.perf_counter() - start:.1f}s)", flush=True)
+    with sharding.use_rules(mesh, exp.mesh.rules):
+        for i in range(1, cfg.steps + 1):
+            src = examples(cfg.batch_size)  # the task: copy the source
+            batch = sharding.global_batch({"inputs": src, "targets": src}, mesh, exp.mesh.rules)
+            state, metrics = step(state, batch, 0.0)
+            if i == 1 or i % max(1, cfg.steps // 10) == 0 or i == cfg.steps:
+                seconds = time.perf_counter() - start
+                print(f"step {i:4d}  loss {float(metrics['loss']):.4f}  ({seconds:.1f}s)", flush=True)
 
-    src, _ = batch()
-    src = src[:4]
-    memory, valid = jax.jit(lambda p, s: jf.encode(p, s, config=model))(params, src)
-    decode = jax.jit(lambda p, c, t, m, v: jf.decode_step(p, c, t, m, v, config=model))
-    cache = jf.init_cache(model, src.shape[0], cfg.length + 1)
-    token = jnp.full((src.shape[0],), model.pad_id, jnp.int32)
-    out = []
-    for _ in range(cfg.length):
-        logits, cache = decode(params, cache, token, memory, valid)
-        token = jnp.argmax(logits, -1).astype(jnp.int32)
-        out.append(token)
-    out = np.stack(out, 1) * (src != model.pad_id)
-    exact = float(np.mean(np.all(out == src, axis=1)))
+    def upto_eos(ids: np.ndarray) -> np.ndarray:
+        ends = np.flatnonzero(ids == EOS_ID)
+        return ids[: ends[0]] if ends.size else ids
+
+    src = [np.append(upto_eos(row), EOS_ID).astype(np.int32) for row in examples(4)]
+    out = translate.translate_ids(state.params, src, model=model, search=translate.Search.of(exp.train, beam_size=1),
+                                  batch_size=cfg.batch_size, mesh=mesh, rules=exp.mesh.rules)
+    exact = float(np.mean([np.array_equal(o[: len(s)], s) for s, o in zip(src, out)]))
     for s, o in zip(src[:2], out[:2]):
-        print(f"source {s[s > 0].tolist()}\n greedy {o[o > 0].tolist()}")
-    print(f"final loss {float(loss):.4f}; greedy exact-copy rate on 4 new examples: {exact:.2f}")
+        print(f"source {s[:-1].tolist()}\n greedy {upto_eos(o).tolist()}")
+    print(f"final loss {float(metrics['loss']):.4f}; greedy exact-copy rate on 4 new examples: {exact:.2f}")
 
 
 def load_experiment(path: str | None, overrides: list[str] | None):

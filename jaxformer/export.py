@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import export as jax_export
 
-from jaxformer import decode, functional, inference
+from jaxformer import functional, inference, translate
 from jaxformer.config import ConfigError
 from jaxformer.data.tokenizer import Tokenizer
 
@@ -30,17 +30,6 @@ ARTIFACTS = ("search.jaxexport", "encoder.jaxexport", "params.npz", "source.spm"
 def _flat(params: Any) -> dict[str, np.ndarray]:
     return {jax.tree_util.keystr(p, simple=True, separator="/"): np.asarray(x)
             for p, x in jax.tree_util.tree_flatten_with_path(params)[0]}
-
-
-def search_fn(translator: inference.Translator):
-    """params, src [B, S] -> best tokens [B, L]: the translator's own search, as a jittable function."""
-    model, t = translator.exp.model, translator.exp.train
-    if translator.beam_size > 1:
-        return lambda params, src: decode.beam_search(
-            params, src, config=model, beam_size=translator.beam_size, alpha=translator.alpha,
-            max_len=t.max_decode_length, convention=t.search_convention, force_eos=t.force_eos)[0][:, 0]
-    return lambda params, src: decode.greedy(params, src, config=model, max_len=t.max_decode_length,
-                                             force_eos=t.force_eos)
 
 
 def export_workdir(workdir: str | Path, out: str | Path, *, which: str = "latest", beam_size: int | None = None,
@@ -59,7 +48,7 @@ def export_workdir(workdir: str | Path, out: str | Path, *, which: str = "latest
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
     b, s = jax_export.symbolic_shape("b, s")
     src = jax.ShapeDtypeStruct((b, s), jnp.int32)
-    search = jax_export.export(jax.jit(search_fn(translator)))(abstract, src)
+    search = jax_export.export(jax.jit(translate.search_fn(model, translator.search)))(abstract, src)
     encoder = jax_export.export(jax.jit(lambda p, x: functional.encode(p, x, config=model)))(abstract, src)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -68,9 +57,9 @@ def export_workdir(workdir: str | Path, out: str | Path, *, which: str = "latest
     (tmp / "encoder.jaxexport").write_bytes(encoder.serialize())
     np.savez(tmp / "params.npz", **_flat(params))
     tok = translator.tokenizer
-    meta: dict[str, Any] = {"source": translator.source, "beam_size": translator.beam_size, "alpha": translator.alpha,
-                            "max_decode_length": translator.exp.train.max_decode_length,
-                            "search_convention": translator.exp.train.search_convention,
+    opts = translator.search
+    meta: dict[str, Any] = {"source": translator.source, "beam_size": opts.beam_size, "alpha": opts.alpha,
+                            "max_decode_length": opts.max_decode_length, "search_convention": opts.convention,
                             "jax_version": jax.__version__, "vocab": not isinstance(tok, Tokenizer)}
     if isinstance(tok, Tokenizer):
         (tmp / "source.spm").write_bytes(tok.model_proto)

@@ -24,6 +24,7 @@ PAD, EOS = 0, 1
 
 
 def _width(n):
+    """jaxformer.data.batching.bucket_width, repeated here (tests/test_translate.py holds them equal)."""
     return max(16, math.ceil(n / 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
 
 

@@ -1,5 +1,6 @@
 """Translating with a trained workdir: load the config, tokenizer and parameters (latest, best,
-EMA or averaged), then batched beam search over length-sorted input, written back in order."""
+EMA or averaged) into a `Translator`, which decodes through `jaxformer.translate`; and averaging
+checkpoints."""
 
 from __future__ import annotations
 
@@ -13,16 +14,18 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxformer import checkpoint, decode
+from jaxformer import checkpoint, translate
 from jaxformer.config import ConfigError, ExperimentConfig
-from jaxformer.data.pipeline import padded_width
-from jaxformer.data.tokenizer import EOS_ID, load_from_workdir
+from jaxformer.data.tokenizer import load_from_workdir
 
 AVERAGED = "averaged"
 
 
 @dataclasses.dataclass
 class Translator:
+    """A workdir's model ready to translate: its config, tokenizer and chosen parameters, and the
+    decoding options of `jaxformer translate` (beam, alpha, batch rows, input cut)."""
+
     exp: ExperimentConfig
     params: Any
     tokenizer: Any  # data.tokenizer.Tokenizer, or an imported model's MarianTokenizer
@@ -32,36 +35,16 @@ class Translator:
     batch_size: int = 32
     max_input_tokens: int = 256
 
+    @property
+    def search(self) -> translate.Search:
+        """The run's search (length bound, convention, forced EOS) with this beam size and alpha."""
+        return translate.Search.of(self.exp.train, beam_size=self.beam_size, alpha=self.alpha)
+
     def translate(self, texts: list[str], *, log=lambda msg: print(msg, file=sys.stderr)) -> list[str]:
-        """Translations of `texts` in input order. Empty lines give empty translations; inputs
-        longer than `max_input_tokens` are cut to that length (counted on stderr)."""
-        ids = [self.tokenizer.encode(t)[:-1] if t.strip() else None for t in texts]
-        cut = sum(1 for x in ids if x is not None and len(x) >= self.max_input_tokens)
-        if cut:
-            log(f"translate: {cut} input line(s) longer than {self.max_input_tokens} tokens were cut "
-                "(raise --max-input-tokens)")
-        ids = [None if x is None else np.append(x[: self.max_input_tokens - 1], EOS_ID).astype(np.int32) for x in ids]
-        out = ["" for _ in texts]
-        todo = sorted((i for i, x in enumerate(ids) if x is not None), key=lambda i: len(ids[i]))
-        for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
-            width = padded_width(max(len(ids[i]) for i in chunk))
-            src = np.zeros((self.batch_size, width), np.int32)  # fixed batch: one compile per width
-            for r, i in enumerate(chunk):
-                src[r, :len(ids[i])] = ids[i]
-            src[len(chunk):, 0] = EOS_ID  # padding rows: an empty sentence
-            t = self.exp.train  # the run's length bound and search convention
-            if self.beam_size > 1:
-                tokens, _ = decode.beam_search(self.params, jnp.asarray(src), config=self.exp.model,
-                                               beam_size=self.beam_size, alpha=self.alpha, max_len=t.max_decode_length,
-                                               convention=t.search_convention, force_eos=t.force_eos)
-                best = np.asarray(tokens[:, 0])
-            else:
-                best = np.asarray(decode.greedy(self.params, jnp.asarray(src), config=self.exp.model,
-                                                max_len=t.max_decode_length, force_eos=t.force_eos))
-            for r, i in enumerate(chunk):
-                out[i] = self.tokenizer.decode(best[r])
-        return out
+        """Translations of `texts` in input order (`jaxformer.translate.translate`). Empty lines
+        give empty translations; inputs longer than `max_input_tokens` are cut (counted in `log`)."""
+        return translate.translate(self.params, texts, self.tokenizer, model=self.exp.model, search=self.search,
+                                   batch_size=self.batch_size, max_input_tokens=self.max_input_tokens, log=log)
 
 
 def load(workdir: str | Path, *, which: str = "latest", **options) -> Translator:
@@ -136,6 +119,7 @@ def _require_checkpoints(workdir: Path) -> None:
 
 
 def load_averaged(workdir: Path, exp: ExperimentConfig) -> tuple[Any, str]:
+    """(parameters, "average of steps [...]") written by `average_checkpoints`."""
     path = workdir.absolute() / AVERAGED
     if not path.exists():
         raise ConfigError(f"{workdir} has no averaged parameters; run jaxformer average --workdir {workdir} --last N")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import zlib
 from collections.abc import Callable, Sequence
 
 import jax
@@ -27,6 +28,7 @@ def param(key: Array, init: Callable, shape: Sequence[int], axes: Sequence[str |
 
 
 def dtype_of(config: ModelConfig):
+    """The compute dtype (parameters stay float32)."""
     return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
 
 
@@ -38,9 +40,20 @@ def dropout(x: Array, rate: float, key: Array | None) -> Array:
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
-def fold(key: Array | None, salt: int | Array) -> Array | None:
-    """A distinct dropout key per site, derived (not split) so it works inside `lax.scan`."""
-    return None if key is None else jax.random.fold_in(key, salt)
+def named_key(key: Array | None, *path: str | int | Array) -> Array | None:
+    """The key of the dropout site at `path` below `key`: every name (a module attribute, as in
+    the parameter tree) folded in as its crc32, every layer index as itself.
+
+    Why names: a key that follows the path, not the order or number of sites visited, lets a
+    site be added, removed or moved without changing any other site's mask. crc32, not
+    Python's `hash()`, which changes between processes. Derived (not split), so it works inside
+    `lax.scan` with a traced layer index.
+    """
+    if key is None:
+        return None
+    for part in path:
+        key = jax.random.fold_in(key, zlib.crc32(part.encode()) if isinstance(part, str) else part)
+    return key
 
 
 class Embed(nnx.Module):

@@ -1,6 +1,10 @@
 """The encoder-decoder stack (section 3.1), and decoder-only / encoder-only models from the
 same blocks. Per-layer parameters are stacked along a leading "layers" axis, so one parameter
-layout serves both the unrolled loop and `lax.scan` over layers (`config.scan_layers`)."""
+layout serves both the unrolled loop and `lax.scan` over layers (`config.scan_layers`).
+
+Dropout keys are named, not numbered: a site's key is the run's key folded with the path of
+attribute names that leads to it (and the layer index), e.g. decoder_layers/3/cross_attention,
+so adding or moving a site leaves every other site's mask as it was (`layers.named_key`)."""
 
 from __future__ import annotations
 
@@ -13,13 +17,11 @@ from flax import nnx
 
 from jaxformer.attention import MultiHeadAttention, causal_mask, combine_masks, padding_mask, segment_mask
 from jaxformer.config import ConfigError, ModelConfig
-from jaxformer.layers import Embed, FeedForward, LayerNorm, PositionalEncoding, Residual, dropout, dtype_of, fold, param, xavier
+from jaxformer.layers import (Embed, FeedForward, LayerNorm, PositionalEncoding, Residual, dropout, dtype_of, named_key,
+                              param, xavier)
 from jaxformer.sharding import constrain
 
 Array = jax.Array
-
-# Dropout sites inside a layer, so that each gets its own key.
-_SELF, _CROSS, _FFN, _ATTN_PROBS, _CROSS_PROBS, _RELU = range(6)
 
 
 class EncoderLayer(nnx.Module):
@@ -32,13 +34,15 @@ class EncoderLayer(nnx.Module):
         self.feed_forward_residual = Residual(config, rngs=rngs)
 
     def __call__(self, x: Array, mask: Array | None, key: Array | None, return_weights: bool = False):
-        """x [B, S, D] -> ([B, S, D], self-attention weights [B, N, S, S] or None)."""
+        """x [B, S, D] -> ([B, S, D], self-attention weights [B, N, S, S] or None). `key` is this
+        layer's dropout key; each site's key is named after its sub-module (`named_key`)."""
         x, (_, w) = self.self_attention_residual(
-            x, lambda h: self.self_attention(h, None, mask, dropout_key=fold(key, _ATTN_PROBS),
+            x, lambda h: self.self_attention(h, None, mask, dropout_key=named_key(key, "self_attention"),
                                              return_weights=return_weights),
-            fold(key, _SELF))
+            named_key(key, "self_attention_residual"))
         x, _ = self.feed_forward_residual(
-            x, lambda h: (self.feed_forward(h, dropout_key=fold(key, _RELU)), None), fold(key, _FFN))
+            x, lambda h: (self.feed_forward(h, dropout_key=named_key(key, "feed_forward")), None),
+            named_key(key, "feed_forward_residual"))
         return x, w
 
 
@@ -63,16 +67,19 @@ class DecoderLayer(nnx.Module):
         ([B, T, D], new cache, (self weights, cross weights))."""
         x, (cache, w_self) = self.self_attention_residual(
             x, lambda h: self.self_attention(h, None, self_mask, cache=cache, cache_index=cache_index,
-                                             dropout_key=fold(key, _ATTN_PROBS), return_weights=return_weights),
-            fold(key, _SELF))
+                                             dropout_key=named_key(key, "self_attention"),
+                                             return_weights=return_weights),
+            named_key(key, "self_attention_residual"))
         w_cross = None
         if memory is not None or memory_kv is not None:
             x, (_, w_cross) = self.cross_attention_residual(
                 x, lambda h: self.cross_attention(h, memory, cross_mask, context_kv=memory_kv,
-                                                  dropout_key=fold(key, _CROSS_PROBS), return_weights=return_weights),
-                fold(key, _CROSS))
+                                                  dropout_key=named_key(key, "cross_attention"),
+                                                  return_weights=return_weights),
+                named_key(key, "cross_attention_residual"))
         x, _ = self.feed_forward_residual(
-            x, lambda h: (self.feed_forward(h, dropout_key=fold(key, _RELU)), None), fold(key, _FFN))
+            x, lambda h: (self.feed_forward(h, dropout_key=named_key(key, "feed_forward")), None),
+            named_key(key, "feed_forward_residual"))
         return x, cache, (w_self, w_cross)
 
 
@@ -192,11 +199,10 @@ class Transformer(nnx.Module):
         mask = combine_masks(padding_mask(valid, valid),
                              segment_mask(src_segments, src_segments) if src_segments is not None else None)
         x = self.encoder_positions(self._embed_source(src).astype(dtype_of(cfg)), _positions(src, src_positions))
-        x = dropout(x, cfg.dropout_rate, fold(dropout_key, 0))
-        layer_key = fold(dropout_key, 1)
+        x = dropout(x, cfg.dropout_rate, named_key(dropout_key, "encoder_positions"))
 
         def body(layer, h, _, i):
-            h, w = layer(h, mask, fold(layer_key, i), return_weights)
+            h, w = layer(h, mask, named_key(dropout_key, "encoder_layers", i), return_weights)
             return constrain(h, ("batch", "length", "embed")), w
 
         x, weights = run_layers(self.encoder_layers, cfg.num_encoder_layers, body, x, None, cfg)
@@ -221,11 +227,11 @@ class Transformer(nnx.Module):
                 segment_mask(tgt_segments, src_segments) if tgt_segments is not None and src_segments is not None else None)
         x = self.decoder_positions(self.embed(decoder_input).astype(dtype_of(cfg)),
                                    _positions(decoder_input, tgt_positions))
-        x = dropout(x, cfg.dropout_rate, fold(dropout_key, 2))
-        layer_key = fold(dropout_key, 3)
+        x = dropout(x, cfg.dropout_rate, named_key(dropout_key, "decoder_positions"))
 
         def body(layer, h, _, i):
-            h, _, w = layer(h, self_mask, memory, cross_mask, fold(layer_key, i), return_weights=return_weights)
+            h, _, w = layer(h, self_mask, memory, cross_mask, named_key(dropout_key, "decoder_layers", i),
+                            return_weights=return_weights)
             return constrain(h, ("batch", "length", "embed")), w
 
         x, weights = run_layers(self.decoder_layers, cfg.num_decoder_layers, body, x, None, cfg)
@@ -288,7 +294,7 @@ class Transformer(nnx.Module):
         memory = memory_valid = None
         if cfg.has_encoder:
             memory, memory_valid, w = self.encode(src, src_segments, src_positions,
-                                                  dropout_key=fold(dropout_key, 10), return_weights=return_weights)
+                                                  dropout_key=dropout_key, return_weights=return_weights)
             weights["encoder_self"] = w
             if not cfg.has_decoder:
                 return (self._logits(memory), weights) if return_weights else self._logits(memory)
@@ -296,7 +302,7 @@ class Transformer(nnx.Module):
         logits, (w_self, w_cross) = self.decode(
             decoder_input, memory, memory_valid, tgt_valid=self._valid(tgt, tgt_segments),
             tgt_segments=tgt_segments, src_segments=src_segments, tgt_positions=tgt_positions,
-            dropout_key=fold(dropout_key, 20), return_weights=return_weights)
+            dropout_key=dropout_key, return_weights=return_weights)
         if return_weights:
             weights["decoder_self"] = w_self
             if w_cross is not None:

@@ -21,7 +21,7 @@ from jaxformer.config import ConfigError
 
 __all__ = [
     "AXES", "MESH_AXES", "RULES", "make_mesh", "logical_to_spec", "param_specs",
-    "param_shardings", "batch_sharding", "use_rules", "constrain",
+    "param_shardings", "batch_sharding", "batch_ways", "global_batch", "use_rules", "constrain",
 ]
 
 # The logical axis glossary: defined here once.
@@ -157,6 +157,35 @@ def param_shardings(params_or_shapes: Any, axes_tree: Any, mesh: Mesh, rules: st
 def batch_sharding(mesh: Mesh, rules: str | Rules, ndim: int = 2) -> NamedSharding:
     """Sharding of a [B, ...] input array: the batch over the data (and FSDP) axes."""
     return NamedSharding(mesh, logical_to_spec(("batch",) + (None,) * (ndim - 1), rules))
+
+
+def batch_ways(mesh: Mesh, rules: str | Rules) -> int:
+    """Into how many parts the batch axis is split: the product of the mesh axes it maps to."""
+    spec = logical_to_spec(("batch",), rules)[0] or ()
+    return math.prod(mesh.shape[a] for a in ((spec,) if isinstance(spec, str) else spec))
+
+
+# The fields of a training batch that the model reads (see data/batching.py).
+MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
+                "targets_segmentation", "targets_position")
+
+
+def global_batch(batch: dict[str, np.ndarray], mesh: Mesh, rules: str | Rules,
+                 fields: Sequence[str] = MODEL_FIELDS) -> dict[str, jax.Array]:
+    """This process's rows of a batch ([B / processes, ...] each) -> global arrays [B, ...] laid
+    over the batch axes of the mesh, so that a jitted step sees one batch across all hosts.
+    Only `fields` are placed; a row count the batch axes cannot split is a one-line error."""
+    out = {}
+    for k in fields:
+        if k in batch:
+            local = np.asarray(batch[k])
+            shape = (local.shape[0] * jax.process_count(), *local.shape[1:])
+            split = batch_ways(mesh, rules)
+            if shape[0] % split:
+                raise ConfigError(f"a batch of {shape[0]} rows cannot be split over the {split} devices of the "
+                                  "mesh's batch axes; make data.batch_size (or the bucket rows) a multiple of it")
+            out[k] = jax.make_array_from_process_local_data(batch_sharding(mesh, rules, local.ndim), local, shape)
+    return out
 
 
 _ACTIVE: contextvars.ContextVar[tuple[Mesh, Rules] | None] = contextvars.ContextVar(

@@ -69,10 +69,6 @@ def state_shardings(exp: ExperimentConfig, mesh: Mesh) -> TrainState:
                       ema=p_shard if shapes.ema is not None else None, rng=replicated)
 
 
-def batch_shardings(exp: ExperimentConfig, mesh: Mesh, batch: dict[str, Any]) -> dict[str, NamedSharding]:
-    return {k: sharding.batch_sharding(mesh, exp.mesh.rules, v.ndim) for k, v in batch.items()}
-
-
 def _model_inputs(batch: Batch) -> dict[str, Array | None]:
     return dict(src_segments=batch.get("inputs_segmentation"), src_positions=batch.get("inputs_position"),
                 tgt_segments=batch.get("targets_segmentation"), tgt_positions=batch.get("targets_position"))
@@ -170,7 +166,7 @@ def compile_steps(exp: ExperimentConfig, mesh: Mesh) -> tuple[Callable, Callable
     `sharding.use_rules(mesh, exp.mesh.rules)` so that activations follow the rules.
     """
     shard = state_shardings(exp, mesh)
-    batch_shard = NamedSharding(mesh, sharding.logical_to_spec(("batch", None), exp.mesh.rules))
+    batch_shard = sharding.batch_sharding(mesh, exp.mesh.rules)
     replicated = NamedSharding(mesh, PartitionSpec())
     step = jax.jit(functools.partial(train_step, exp=exp), in_shardings=(shard, batch_shard, replicated),
                    out_shardings=(shard, replicated), donate_argnums=0)

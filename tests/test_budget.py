@@ -3,7 +3,7 @@
 import math
 
 from jaxformer import budget
-from jaxformer.loop import saved_progress
+from jaxformer.resume import saved_progress
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxformer import checkpoint, loop
+from jaxformer import checkpoint, loop, sharding
 from jaxformer.cli import load_experiment
 from jaxformer.config import ConfigError, apply_overrides
 from jaxformer.metrics import read_metrics
@@ -290,15 +290,15 @@ def test_unfinished_saves_are_removed_on_start_and_the_manager_closed_on_error(c
 
 def poison_training_batches(monkeypatch, steps):
     """Training batches of these steps get token ids past the vocabulary: a NaN loss there."""
-    real, calls = loop.global_batch, []
+    real, calls = sharding.global_batch, []
 
-    def poisoned(batch, mesh, rules, fields=loop.MODEL_FIELDS):
-        if fields is loop.MODEL_FIELDS:
+    def poisoned(batch, mesh, rules, fields=sharding.MODEL_FIELDS):
+        if fields is sharding.MODEL_FIELDS:
             calls.append(1)
             if len(calls) in steps:
                 batch = dict(batch, inputs=np.where(np.asarray(batch["inputs"]) > 0, 10_000, 0).astype(np.int32))
         return real(batch, mesh, rules, fields)
-    monkeypatch.setattr(loop, "global_batch", poisoned)
+    monkeypatch.setattr(sharding, "global_batch", poisoned)
 
 
 def test_a_nan_loss_stops_the_run_naming_the_step_and_the_last_good_checkpoint(config_file, tmp_path, monkeypatch):

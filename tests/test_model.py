@@ -200,3 +200,55 @@ def test_init_cache_with_memory_names_what_is_missing(tiny, tiny_params):
     memory, valid = jf.encode(tiny_params, np.ones((2, 5), np.int32), config=tiny)
     with pytest.raises(jf.ConfigError, match="needs the encoder memory"):
         jf.decode_step(tiny_params, jf.init_cache(tiny, 2, 8), np.zeros((2,), np.int32), None, valid, config=tiny)
+
+
+def test_a_dropout_key_is_named_by_its_path_with_a_stable_hash():
+    import zlib
+    from jaxformer.layers import named_key
+    key = jax.random.key(7)
+    want = jax.random.fold_in(jax.random.fold_in(key, zlib.crc32(b"decoder_layers")), 3)
+    np.testing.assert_array_equal(jax.random.key_data(named_key(key, "decoder_layers", 3)), jax.random.key_data(want))
+    assert named_key(None, "anything") is None
+    names = ["encoder_layers", "decoder_layers", "self_attention", "cross_attention", "feed_forward"]
+    datas = {tuple(np.asarray(jax.random.key_data(named_key(key, n))).tolist()) for n in names}
+    assert len(datas) == len(names)
+
+
+def test_adding_a_dropout_site_leaves_every_other_sites_mask_unchanged(np_rng, monkeypatch):
+    """Masks follow names, not the order of the sites: a new site at the start of every encoder
+    layer (where a counter of sites would shift everything after it) changes no other mask."""
+    from jaxformer import layers, model
+    cfg = jf.preset("tiny", vocab_size=64, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.3,
+                    attention_dropout_rate=0.1, relu_dropout_rate=0.1)
+    params = jf.init(cfg, jax.random.key(0))
+    src = random_tokens(np_rng, [5, 3], 5, cfg.vocab_size)
+    tgt = random_tokens(np_rng, [4, 2], 4, cfg.vocab_size)
+    masks, bernoulli = [], jax.random.bernoulli
+
+    def recorded(key, p, shape):
+        masks.append(np.asarray(bernoulli(key, p, shape)))
+        return masks[-1]
+
+    def sites() -> list[np.ndarray]:
+        masks.clear()
+        with jax.disable_jit():  # concrete masks, recorded in call order
+            jf.apply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
+        return list(masks)
+
+    monkeypatch.setattr(jax.random, "bernoulli", recorded)
+    before = sites()
+    assert len(before) == 1 + 4 * 2 + 1 + 6 * 2  # embeddings, 4 sites per encoder layer, 6 per decoder layer
+    assert len({m.tobytes() + bytes(str(m.shape), "ascii") for m in before}) == len(before)  # a key per site
+
+    added, layer_call = [], model.EncoderLayer.__call__
+
+    def with_a_new_site(self, x, mask, key, return_weights=False):
+        x = layers.dropout(x, 0.5, layers.named_key(key, "new_site"))
+        added.append(masks.pop())
+        return layer_call(self, x, mask, key, return_weights)
+
+    monkeypatch.setattr(model.EncoderLayer, "__call__", with_a_new_site)
+    after = sites()
+    assert len(added) == cfg.num_encoder_layers and len(after) == len(before)
+    for a, b in zip(after, before):
+        np.testing.assert_array_equal(a, b)

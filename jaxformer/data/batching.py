@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "pack_batches",
     "bucket_by_tokens",
     "bucket_shapes",
+    "bucket_width",
     "eval_batches",
     "unpack",
     "non_pad_fraction",
@@ -266,6 +268,19 @@ def bucket_by_tokens(ds: Dataset, boundaries: Sequence[int], tokens_per_batch: i
 
 # ----------------------------------------------------------------------------------------------
 # Evaluation.
+
+
+def bucket_width(n: int) -> int:
+    """The padded width of an evaluation or decoding batch whose longest row has `n` tokens: a
+    multiple of 16 up to 64, then the next power of two (16, 32, 48, 64, 128, 256, ...).
+
+    Why: a batch of fixed rows padded to one of these few widths is one of a handful of shapes,
+    so a whole run (and a persistent compilation cache across runs) compiles the search and the
+    evaluation step a handful of times, while short sentences are not padded to the longest.
+    The one place that decides these widths; `export_loader._width` repeats it (it may not
+    import jaxformer) and a test holds the two equal.
+    """
+    return max(16, math.ceil(n / 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
 
 
 def _eval_row(position: int, ex: Example, length: int) -> dict[str, np.ndarray]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -252,8 +251,8 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
              process_index: int = 0, process_count: int = 1) -> EvalSet:
     """All of `split` (or its first `limit` examples, by original line order): nothing filtered.
 
-    Batches hold examples sorted by source length, padded to a few widths (multiples of 16, then
-    powers of two), so that decoding compiles a handful of programs and wastes little on padding.
+    Batches hold examples sorted by source length, padded to a few widths (`batching.bucket_width`),
+    so that the evaluation step compiles a handful of programs and wastes little on padding.
     With several processes, each gets the same number of batches holding its own rows.
     """
     cfg, tok = prep.config, prep.tokenizer
@@ -266,8 +265,8 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
     for start in range(0, len(order), per_batch):
         chunk = order[start:start + per_batch]
         mine = chunk[process_index::process_count]
-        width_s = padded_width(max(len(ids_src[i]) for i in chunk))
-        width_t = padded_width(max(len(ids_tgt[i]) for i in chunk))
+        width_s = batching.bucket_width(max(len(ids_src[i]) for i in chunk))
+        width_t = batching.bucket_width(max(len(ids_tgt[i]) for i in chunk))
         b = {"inputs": np.zeros((batch_size, width_s), np.int32), "targets": np.zeros((batch_size, width_t), np.int32),
              "index": np.full((batch_size,), -1, np.int32), "valid": np.zeros((batch_size,), bool)}
         for r, i in enumerate(mine):
@@ -276,8 +275,3 @@ def eval_set(prep: Prepared, split: str, *, batch_size: int | None = None, limit
             b["index"][r], b["valid"][r] = i, True
         batches.append(b)
     return EvalSet(srcs, refs, batches)
-
-
-def padded_width(n: int) -> int:
-    """Padded width for decoding batches: a multiple of 16 up to 64, then the next power of two."""
-    return max(16, math.ceil(n / 16) * 16) if n <= 64 else 1 << (n - 1).bit_length()
