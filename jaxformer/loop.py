@@ -7,7 +7,9 @@ state after `step` batches, so an interrupted run continues with the same batche
 It also holds the training seconds used, so a time budget spans resumes. SIGTERM (preemption)
 makes a final save before exit, and so does Ctrl-C (SIGINT; a second one interrupts at once);
 with several processes they agree on the step to stop at. Process 0 holds the workdir's lock
-(`jaxformer.lock`) for the whole run.
+(`jaxformer.lock`) for the whole run. The workdir's disk is checked before anything else
+(`jaxformer.storage`), and a save it refuses later is handled as train.on_save_error says
+(`jaxformer.save_errors`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 
-from jaxformer import checkpoint, decode, evaluate, lock, sharding, train
+from jaxformer import checkpoint, decode, evaluate, lock, sharding, storage, train
 from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
@@ -33,6 +35,7 @@ from jaxformer.data.tokenizer import save_to_workdir
 from jaxformer.losses import summarize
 from jaxformer.metrics import MetricWriter, Progress
 from jaxformer.nonfinite import NonFiniteGuard
+from jaxformer.save_errors import SaveGuard
 
 MODEL_FIELDS = ("inputs", "targets", "inputs_segmentation", "inputs_position",
                 "targets_segmentation", "targets_position")
@@ -188,7 +191,14 @@ def run(exp: ExperimentConfig, workdir: str | Path, **options) -> dict[str, Any]
     a second run on it is refused; however the run ends, the lock is released and the checkpoint
     manager closed (a save in flight completes)."""
     workdir = Path(workdir).absolute()
-    with lock.WorkdirLock(workdir, enabled=jax.process_index() == 0, log=options.get("log", print)), \
+    log = options.get("log", print)
+    # Before the lock, any data or any file: an unwritable or too full workdir is refused here.
+    warning = storage.check_workdir(workdir, jax.eval_shape(lambda: train.init_state(exp)),
+                                    keep=exp.train.keep_checkpoints, best=bool(exp.train.best_metric))
+    if warning and jax.process_index() == 0:
+        log(warning)
+    storage.quiet_background_save_errors()
+    with lock.WorkdirLock(workdir, enabled=jax.process_index() == 0, log=log), \
             contextlib.ExitStack() as cleanup:
         return _run(exp, workdir, cleanup, **options)
 
@@ -226,7 +236,8 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
     cleanup.callback(ckpt.close)  # idempotent: the normal path closes it below
     train_it = Prefetch(iter(pipeline.train_batches(prep, process_index=jax.process_index(),
                                                     process_count=jax.process_count())))
-    writer = MetricWriter(workdir, enabled=main)
+    saver = SaveGuard(ckpt, exp.train.on_save_error, log=say)
+    writer = MetricWriter(workdir, enabled=main, log=say)
 
     start = ckpt.latest_step()
     used_s = 0.0
@@ -303,9 +314,10 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
             stopping = signalled or (stop_after is not None and step - start >= stop_after)
             if is_eval or step % exp.train.checkpoint_every == 0 or stopping or out_of_time:
                 nonfinite.check(ckpt)  # never a checkpoint after too many dropped updates
-                ckpt.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
-                                        "train_seconds": budget.elapsed()},
-                          {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None)
+                saver.save(step, state, {"data_iterator": gather_data_states(train_it.get_state()),
+                                         "train_seconds": budget.elapsed()},
+                           {k: v for k, v in last_eval.items() if isinstance(v, float)} if is_eval else None,
+                           last=stopping or out_of_time or step >= total)
             if is_eval or step % exp.train.checkpoint_every == 0:
                 progress.pause_done(step)
             if out_of_time:
@@ -318,7 +330,7 @@ def _run(exp: ExperimentConfig, workdir: str | Path, cleanup: contextlib.ExitSta
                 break
     if profiling:  # the run ended inside the profiled range
         jax.profiler.stop_trace()
-    ckpt.wait()
+    saver.finish()
     ckpt.close()
     result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": last_eval}
     if step >= total and exp.data.test_split in prep.sources:
