@@ -17,6 +17,7 @@ from conftest import fill, remount
 from jaxformer import checkpoint, storage
 from jaxformer.config import ConfigError
 from jaxformer.metrics import MetricWriter, read_metrics
+from jaxformer.save_errors import SaveGuard
 
 
 def shapes(mib: int) -> dict:
@@ -143,6 +144,46 @@ def test_a_read_only_disk_and_refused_permissions_are_save_failures(tmpfs, monke
     with pytest.raises(ValueError, match="a bug"):
         ckpt.save(5, small_state(5))
     assert ckpt.all_steps() == [1] and listing(disk / "wd") == ["1"]
+    ckpt.close()
+
+
+def test_save_guard_trains_on_or_stops_as_train_on_save_error_says(tmpfs):
+    disk, said = tmpfs("8m"), []
+    workdir, ckpt = disk / "wd", checkpoint.Checkpoints(disk / "wd", keep=2, best_metric=None)
+    good = f"the last good checkpoint is step 1 in {workdir / 'checkpoints'}"
+    guard = SaveGuard(ckpt, "continue", log=said.append)
+    guard.save(1, small_state(1), {}, None, last=False)
+    guard.finish()
+    fill(disk, leave=64 * 1024)
+    guard.save(2, small_state(2), {}, None, last=False)  # fails (in the background)
+    guard.save(3, small_state(3), {}, None, last=False)  # finds that, and fails too
+    (disk / "ballast").unlink()
+    guard.save(4, small_state(4), {}, None, last=False)
+    guard.finish()  # saved
+    assert said == [f"warning: the checkpoint of step {step} could not be saved (No space left on device [ENOSPC]); "
+                    f"{good}; training goes on (train.on_save_error=continue) and saves again at the next "
+                    f"checkpoint; free space on the disk of {workdir}" for step in (2, 3)]
+    assert ckpt.all_steps() == [1, 4] and listing(workdir) == ["1", "4"]
+
+    fill(disk, leave=64 * 1024)  # the last save of a run has no next one: its failure ends the run
+    guard.save(5, small_state(5), {}, None, last=True)
+    with pytest.raises(ConfigError) as e:
+        guard.finish()
+    assert str(e.value) == (
+        f"the checkpoint of step 5 could not be saved (No space left on device [ENOSPC]); the last good checkpoint "
+        f"is step 4 in {workdir / 'checkpoints'}; that was the run's last save (train.on_save_error=continue): free "
+        f"space on the disk of {workdir}, then resume with `jaxformer train --workdir {workdir}` to redo the steps "
+        "after 4")
+
+    stop = SaveGuard(ckpt, "stop", log=said.append)
+    stop.save(6, small_state(6), {}, None, last=False)
+    with pytest.raises(ConfigError) as e:
+        stop.save(7, small_state(7), {}, None, last=False)
+    assert str(e.value) == (
+        f"the checkpoint of step 6 could not be saved (No space left on device [ENOSPC]); the last good checkpoint "
+        f"is step 4 in {workdir / 'checkpoints'}; stopped (train.on_save_error=stop): free space on the disk of "
+        f"{workdir}, then resume with `jaxformer train --workdir {workdir}`")
+    assert ckpt.all_steps() == [1, 4] and listing(workdir) == ["1", "4"] and len(said) == 2
     ckpt.close()
 
 
