@@ -139,10 +139,12 @@ def check_workdir(workdir: Path, state_shapes: Any, *, keep: int, best: bool) ->
     folder = workdir / "checkpoints"
     saved = sum(p.name.isdigit() for p in folder.iterdir()) if folder.is_dir() else 0
     held = keep + int(best) + 1
-    if free < max(held - saved, 1) * one + MINIMUM:
-        return (f"warning: --workdir {workdir} has {size(free)} free, less than the {held} checkpoints this run "
-                f"may hold at once (train.keep_checkpoints={keep}, the best, one being written; about {size(one)} "
-                "each) need; saves will fail once the disk is full (see train.on_save_error)")
+    more = max(held - saved, 1)
+    if free < more * one + MINIMUM:
+        return (f"warning: --workdir {workdir} has {size(free)} free but the run may need about "
+                f"{size(more * one + MINIMUM)} more ({more} more checkpoint(s) of about {size(one)}, as it holds "
+                f"train.keep_checkpoints={keep}, the best and one being written, + {size(MINIMUM)} for its other "
+                "files); saves will fail once the disk is full (see train.on_save_error)")
     return None
 
 

@@ -95,9 +95,10 @@ def test_a_workdir_without_room_for_a_checkpoint_is_refused_and_a_tight_one_warn
     disk = tmpfs("100m")
     assert storage.check_workdir(disk / "wd", shapes(4), keep=3, best=True) is None  # 5 x 5 MiB + 64 MiB fit
     warning = storage.check_workdir(disk / "wd", shapes(8), keep=3, best=True)  # one fits, five do not
-    assert warning.startswith(f"warning: --workdir {disk / 'wd'} has 100.0 MiB free, less than the 5 checkpoints "
-                              "this run may hold at once (train.keep_checkpoints=3, the best, one being written; "
-                              "about 10.0 MiB each) need")
+    assert warning == (f"warning: --workdir {disk / 'wd'} has 100.0 MiB free but the run may need about 114.0 MiB "
+                       "more (5 more checkpoint(s) of about 10.0 MiB, as it holds train.keep_checkpoints=3, the best "
+                       "and one being written, + 64.0 MiB for its other files); saves will fail once the disk is "
+                       "full (see train.on_save_error)")
 
 
 def small_state(seed: int) -> dict:
