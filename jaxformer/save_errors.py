@@ -25,7 +25,6 @@ class SaveGuard:
 
     def __init__(self, ckpt: Checkpoints, policy: str, *, log: Callable[..., None] = print):
         self.ckpt, self.policy, self.log = ckpt, policy, log
-        self.failed: list[int | None] = []  # steps whose checkpoint could not be saved, in order
 
     def save(self, step: int, state: Any, data_state: dict[str, Any], metrics: dict[str, float] | None, *,
              last: bool) -> None:
@@ -48,7 +47,7 @@ class SaveGuard:
             self._failed(e, last=True)
 
     def _failed(self, e: SaveFailed, *, last: bool) -> None:
-        self.failed.append(e.step)
+        """The one line: raised (stop, or the last save) or logged as a warning (continue)."""
         workdir = Path(self.ckpt.directory).parent
         latest = self.ckpt.latest_step()
         good = (f"the last good checkpoint is step {latest} in {self.ckpt.directory}" if latest is not None
