@@ -90,7 +90,13 @@ def state_bytes(state_shapes: Any) -> int:
 
 
 def _nearest_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
+    """`path`, or its nearest ancestor that exists (one this user may not look into counts as absent)."""
+    while path != path.parent:
+        try:
+            if path.exists():
+                break
+        except OSError:
+            pass
         path = path.parent
     return path
 
