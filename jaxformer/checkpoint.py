@@ -2,7 +2,10 @@
 self-describing workdir.
 
 Saves are asynchronous and atomic (Orbax writes to a temporary folder and renames it when
-complete), so a half-written checkpoint never becomes the latest. The last K checkpoints are
+complete), so a half-written checkpoint never becomes the latest. A save that the disk refuses
+(full, read-only, no permission) is a `SaveFailed` naming its step, raised when it is found (at
+once, at the next save, or at `wait`); its temporary folder is removed and the manager reopened,
+so the previous checkpoint stays the latest and older ones are kept. The last K checkpoints are
 kept, plus the best one by an evaluation metric. Restoring goes straight into the target
 shardings, so a run can resume on a different mesh.
 """
@@ -13,6 +16,8 @@ import dataclasses
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from jaxformer import storage
 from jaxformer.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainConfig, from_dict, to_dict
 
 CONFIG_FILE = "config.json"
@@ -126,6 +132,17 @@ def read_config(workdir: str | os.PathLike) -> ExperimentConfig:
         raise ConfigError(f"{path} is not a valid config ({e}); restore it or start a new workdir") from None
 
 
+class SaveFailed(ConfigError):
+    """The checkpoint of `step` was not written: the disk refused it (`fault`). A ConfigError, so that
+    one not handled by the caller still ends the command with its line; the training loop handles it
+    as train.on_save_error says (`jaxformer.save_errors`)."""
+
+    def __init__(self, step: int | None, fault: storage.Fault, workdir: Path):
+        super().__init__(f"the checkpoint of step {step} could not be saved ({fault}); "
+                         f"{storage.fix(fault, workdir)} and try again")
+        self.step, self.fault = step, fault
+
+
 class Checkpoints:
     """The checkpoints of one workdir."""
 
@@ -138,14 +155,54 @@ class Checkpoints:
             keep_policies.append(policies.BestN(
                 get_metric_fn=lambda m: m[best_metric], reverse=best_metric in LOWER_IS_BETTER, n=1,
                 keep_checkpoints_without_metrics=False))
-        options = ocp.CheckpointManagerOptions(
+        self._options = ocp.CheckpointManagerOptions(
             preservation_policy=policies.AnyPreservationPolicy(keep_policies), create=True,
             enable_async_checkpointing=async_save,
             best_fn=(lambda m: m[best_metric]) if best_metric else None,
-            best_mode="min" if best_metric in LOWER_IS_BETTER else "max")
-        self.manager = ocp.CheckpointManager(
-            self.directory, options=options,
+            best_mode="min" if best_metric in LOWER_IS_BETTER else "max",
+            # Step folders made at once, in the caller's thread: made in the background, a folder the
+            # disk refuses leaves Orbax's writer threads waiting minutes for it (and the process with them).
+            async_options=ocp.AsyncOptions(create_directories_asynchronously=False))
+        self.manager = self._open()
+        self._in_flight: int | None = None  # the step of an asynchronous save not yet waited for
+        self._failed_steps: set[int] = set()
+
+    def _open(self) -> ocp.CheckpointManager:
+        return ocp.CheckpointManager(
+            self.directory, options=self._options,
             item_handlers={"state": ocp.StandardCheckpointHandler(), "data": ocp.JsonCheckpointHandler()})
+
+    def _failed(self, step: int | None, error: Exception) -> SaveFailed | None:
+        """The SaveFailed of `error` after cleaning up, or None when it is no storage error.
+
+        Orbax has by then dropped from its list the old steps this save would have replaced (they
+        are still on disk) and may hold more errors of the same save in its metadata writers, so the
+        manager is closed (each leftover error surfaces once) and reopened from what is on disk.
+        """
+        found = storage.fault(error)
+        if found is None:
+            return None
+        storage.saw_failed_save()
+        for _ in range(5):
+            try:
+                self.manager.close()
+                break
+            except Exception:  # noqa: BLE001 - the same failed save, surfacing again
+                continue
+        _join_save_threads(timeout=10)
+        if step is not None:
+            self._failed_steps.add(step)
+        self._remove_failed()
+        self.manager = self._open()
+        return SaveFailed(step, found, self.directory.parent)
+
+    def _remove_failed(self) -> None:
+        """Removes the temporary folders of failed saves. Again at each later save and at close:
+        TensorStore writes still in flight when a save failed can recreate parts of its folder."""
+        if jax.process_index() == 0:
+            for step in self._failed_steps:
+                for tmp in self.directory.glob(f"{step}{UNFINISHED}*"):
+                    shutil.rmtree(tmp, ignore_errors=True)
 
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
@@ -158,12 +215,21 @@ class Checkpoints:
 
     def save(self, step: int, state: Any, data_state: dict[str, Any] | None = None,
              metrics: dict[str, float] | None = None) -> None:
-        """Starts an asynchronous save; training continues while it is written."""
+        """Starts an asynchronous save; training continues while it is written. Raises SaveFailed
+        for the save before it (found while waiting for it) or for this one (refused at once)."""
+        self.wait()
+        self._remove_failed()
         if metrics is not None and self.best_metric and self.best_metric not in metrics:
             metrics = None
-        self.manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state or {})),
-            metrics={k: float(v) for k, v in metrics.items()} if metrics else None, force=True)
+        try:
+            self.manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state or {})),
+                metrics={k: float(v) for k, v in metrics.items()} if metrics else None, force=True)
+        except Exception as e:
+            if (failed := self._failed(step, e)) is None:
+                raise
+            raise failed from e
+        self._in_flight = step
 
     def read_data(self, step: int) -> dict[str, Any]:
         """The JSON item of `step` alone (data positions, seconds used, an import's origin)."""
@@ -187,7 +253,14 @@ class Checkpoints:
         return out["state"]["params"]
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        """Waits for the save in flight; SaveFailed when the disk refused it."""
+        step, self._in_flight = self._in_flight, None
+        try:
+            self.manager.wait_until_finished()
+        except Exception as e:
+            if (failed := self._failed(step, e)) is None:
+                raise
+            raise failed from e
 
     def restore(self, step: int, target: Any) -> tuple[Any, dict[str, Any]]:
         """(state, data iterator state) of `step`, laid out like `target` (a pytree of arrays or
@@ -237,10 +310,29 @@ class Checkpoints:
                 "the config it was trained with or a new --workdir")
 
     def close(self) -> None:
-        """Waits for a save in flight and releases the manager; a second call does nothing."""
+        """Waits for a save in flight and releases the manager; a second call does nothing. A save
+        that fails here is cleaned up but not raised: the loop waits (and reports) before closing,
+        so only a run already ending on another error gets here with one."""
         if not getattr(self, "_closed", False):
             self._closed = True
+            try:
+                self.wait()
+            except SaveFailed:
+                pass
             self.manager.close()
+            self._remove_failed()
+
+
+def _join_save_threads(timeout: float) -> None:
+    """Waits (up to `timeout` seconds in all) for Orbax's worker threads of a failed save: they
+    outlive its error, and until they end they can still create files in its folder."""
+    deadline = time.monotonic() + timeout
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and type(t).__module__.startswith("orbax."):
+            try:
+                t.join(max(deadline - time.monotonic(), 0))
+            except Exception:  # noqa: BLE001 - Orbax's threads re-raise their error on join; it is known
+                pass
 
 
 def _tree(x: Any) -> Any:

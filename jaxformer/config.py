@@ -277,6 +277,10 @@ class TrainConfig:
     # An update whose loss or gradient is NaN or infinite is always dropped (parameters and
     # checkpoints stay finite); the run stops once more than this many were dropped.
     skip_nonfinite: int = 0
+    # A checkpoint the disk refuses (full, read-only, no permission): "stop" ends the run with one
+    # line naming the step and the last good checkpoint; "continue" says so and trains on, saving
+    # again at the next checkpoint (a failed last save still ends the run with that line).
+    on_save_error: str = "stop"
     ema_decay: float = 0.0  # 0 = off; else keep an exponential moving average of the parameters
     seed: int = 0
     log_every: int = 50
@@ -318,6 +322,8 @@ class TrainConfig:
                               f"train.warmup_steps ({self.warmup_steps}); the rate reaches 0 at num_steps")
         if self.search_convention not in ("t2t", "hf"):
             raise ConfigError(f"train.search_convention={self.search_convention!r} is not one of t2t, hf")
+        if self.on_save_error not in ("stop", "continue"):
+            raise ConfigError(f"train.on_save_error={self.on_save_error!r} is not one of stop, continue")
         if self.grad_accum_steps < 1:
             raise ConfigError(f"train.grad_accum_steps={self.grad_accum_steps} must be >= 1")
 

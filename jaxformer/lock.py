@@ -113,6 +113,8 @@ class WorkdirLock:
             return
         try:
             os.ftruncate(self._fd, 0)
+        except OSError:  # a disk turned read-only: the holder stays recorded, a dead pid, taken over later
+            pass
         finally:
             os.close(self._fd)  # closing drops the flock
             self._fd = None

@@ -6,7 +6,9 @@ runs steps and calls the actions after each, in order, until one finishes the ru
 step, the time budget) or interrupts it (SIGTERM, Ctrl-C, `stop_after`); a finished run ends
 with the test score. Resuming is exact (same batches and updates; with
 `train.decay_over="time"` the rate follows the clock, so only the batches are the same).
-Process 0 holds the workdir's lock (`jaxformer.lock`) for the whole run.
+Process 0 holds the workdir's lock (`jaxformer.lock`) for the whole run. The workdir's disk is
+checked before anything else (`jaxformer.storage`), and a save it refuses later is handled as
+train.on_save_error says (`jaxformer.save_errors`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Callable
 import jax
 from jax.experimental import multihost_utils
 
-from jaxformer import checkpoint, lock, periodic, resume, sharding, train
+from jaxformer import checkpoint, lock, periodic, resume, sharding, storage, train
 from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
@@ -27,6 +29,7 @@ from jaxformer.data.prefetch import Prefetch
 from jaxformer.data.tokenizer import save_to_workdir
 from jaxformer.metrics import MetricWriter, Progress
 from jaxformer.nonfinite import NonFiniteGuard
+from jaxformer.save_errors import SaveGuard
 from jaxformer.validation import Evaluator
 
 
@@ -35,7 +38,14 @@ def run(exp: ExperimentConfig, workdir: str | Path, **options) -> dict[str, Any]
     a second run on it is refused; however the run ends, the lock is released and the checkpoint
     manager closed (a save in flight completes)."""
     workdir = Path(workdir).absolute()
-    with lock.WorkdirLock(workdir, enabled=jax.process_index() == 0, log=options.get("log", print)), \
+    log = options.get("log", print)
+    # Before the lock, any data or any file: an unwritable or too full workdir is refused here.
+    warning = storage.check_workdir(workdir, jax.eval_shape(lambda: train.init_state(exp)),
+                                    keep=exp.train.keep_checkpoints, best=bool(exp.train.best_metric))
+    if warning and jax.process_index() == 0:
+        log(warning)
+    storage.quiet_background_save_errors()
+    with lock.WorkdirLock(workdir, enabled=jax.process_index() == 0, log=log), \
             contextlib.ExitStack() as cleanup:
         return _run(exp, workdir, cleanup, **options)
 
@@ -76,7 +86,8 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
     cleanup.callback(ckpt.close)  # idempotent: the normal path closes it below
     batches = Prefetch(iter(pipeline.train_batches(prep, process_index=jax.process_index(),
                                                    process_count=jax.process_count())))
-    writer = cleanup.enter_context(contextlib.closing(MetricWriter(workdir, enabled=main)))
+    writer = cleanup.enter_context(contextlib.closing(MetricWriter(workdir, enabled=main, log=say)))
+    saver = SaveGuard(ckpt, t.on_save_error, log=say)
     state, start, used_s = resume.initial_state(exp, ckpt, shard, batches, say)
     say(f"model: {sum(x.size for x in jax.tree.leaves(state.params)):,} parameters; mesh {dict(mesh.shape)} "
         f"({exp.mesh.rules}); {jax.process_count()} process(es); {t.num_steps} steps")
@@ -103,7 +114,7 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
             evaluate,
             preemption,
             periodic.StopAfter(stop_after),
-            periodic.Checkpoint(t.checkpoint_every, ckpt, nonfinite,
+            periodic.Checkpoint(t.checkpoint_every, saver, nonfinite,
                                 lambda: resume.save_item(batches, budget.elapsed())),
             periodic.TrainingClock(progress),
         ]
@@ -123,7 +134,7 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
                 action.end()
     if interrupted:
         say(f"stopping at step {step} ({interrupted}); checkpoint saved")
-    ckpt.wait()
+    saver.finish()
     ckpt.close()
     result: dict[str, Any] = {"step": step, "train_seconds": time.perf_counter() - t0, "eval": evaluate.last}
     if finished and exp.data.test_split in prep.sources:

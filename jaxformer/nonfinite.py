@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 
+from jaxformer.checkpoint import SaveFailed
 from jaxformer.config import ConfigError
 
 
@@ -39,7 +40,10 @@ class NonFiniteGuard:
                         self.over = step
             self._pending = []
         if self.over is not None:
-            ckpt.wait()
+            try:
+                ckpt.wait()
+            except SaveFailed:  # the save in flight failed too; the line below names the checkpoint that stays
+                pass
             latest = ckpt.latest_step()
             good = (f"the last good checkpoint is step {latest} in {ckpt.directory}" if latest is not None
                     else "no checkpoint was saved yet")

@@ -224,19 +224,20 @@ class StopAfter(Action):
 class Checkpoint(Every):
     """Saves every `train.checkpoint_every` steps, after each evaluation (ranked by its scores
     for the best checkpoint), and before the run finishes or is interrupted; never after more
-    non-finite updates than allowed. `extra()` is the JSON item saved beside the state."""
+    non-finite updates than allowed. `extra()` is the JSON item saved beside the state; `saver`
+    (a save_errors.SaveGuard) decides what a save the disk refuses does."""
 
-    def __init__(self, every: int, ckpt, nonfinite: NonFiniteGuard, extra: Callable[[], dict[str, Any]]):
+    def __init__(self, every: int, saver, nonfinite: NonFiniteGuard, extra: Callable[[], dict[str, Any]]):
         super().__init__(every)
-        self.ckpt, self.nonfinite, self.extra = ckpt, nonfinite, extra
+        self.saver, self.nonfinite, self.extra = saver, nonfinite, extra
 
     def __call__(self, tick: Tick) -> None:
         if not (self.due(tick) or tick.evaluation is not None or tick.interrupted):
             return
-        self.nonfinite.check(self.ckpt)
+        self.nonfinite.check(self.saver.ckpt)
         scores = None if tick.evaluation is None else {k: v for k, v in tick.evaluation.items()
                                                       if isinstance(v, float)}
-        self.ckpt.save(tick.step, tick.state, self.extra(), scores)
+        self.saver.save(tick.step, tick.state, self.extra(), scores, last=tick.finished or bool(tick.interrupted))
         tick.saved = True
 
 

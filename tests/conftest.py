@@ -45,3 +45,44 @@ def np_rng():
 
 def replace(cfg, **kw):
     return dataclasses.replace(cfg, **kw)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(size, options="") -> a new tmpfs folder under tmp_path (a small disk that a test can
+    fill or make read-only), unmounted after the test. Mounting needs root (CI runs as root); the
+    test is skipped, saying why, where it is not allowed."""
+    import shutil
+    import subprocess
+    mounted = []
+
+    def mount(size: str, options: str = ""):
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        if not shutil.which("mount"):
+            pytest.skip("no mount command here; the disk tests mount a tmpfs")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(filter(None, [f"size={size}", options])),
+                               "tmpfs", str(folder)], capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode}); the disk tests "
+                        "need root (CI runs as root)")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)  # lazy: a thread may hold a file
+
+
+def remount(folder, options: str) -> None:
+    """Remounts a `tmpfs` folder, e.g. with "ro" to make a disk read-only under a running test."""
+    import subprocess
+    subprocess.run(["mount", "-o", f"remount,{options}", str(folder)], check=True, capture_output=True)
+
+
+def fill(folder, leave: int = 0) -> None:
+    """Fills the disk of `folder` with a ballast file (folder/ballast), leaving `leave` bytes free."""
+    import os
+    free = os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
+    with open(os.path.join(folder, "ballast"), "wb") as f:
+        f.write(b"\0" * max(free - leave, 0))

@@ -73,6 +73,7 @@ def test_cudnn_attention_in_float32_is_refused_with_the_fix():
     ("train.warmup_steps=-1", "train.warmup_steps=-1 must be >= 0"),
     ("train.schedule=cosine", "train.schedule='cosine' is not one of rsqrt, linear_rsqrt, linear_decay, constant"),
     ("train.best_metric=blue", "train.best_metric='blue' is not one of bleu, chrf"),
+    ("train.on_save_error=retry", "train.on_save_error='retry' is not one of stop, continue"),
     ("data.batching=sorted", "data.batching='sorted' is not one of pack, bucket"),
     ("data.dataset=wmt99", "data.dataset='wmt99' is not one of synthetic, files, wmt14, wmt17"),
     ("data.batch_size=0", "data.batch_size=0 must be >= 1"),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import fill
 from jaxformer import checkpoint, loop, sharding
 from jaxformer.cli import load_experiment
 from jaxformer.config import ConfigError, apply_overrides
@@ -402,3 +403,103 @@ def test_a_resume_may_move_the_data_cache_and_change_what_is_evaluated(config_fi
     assert checkpoint.read_config(workdir).data.eval_batch_size == 8
     assert (workdir / "tokenizer.model").read_bytes() == tokenizer
     assert any((tmp_path / "moved").rglob("tokenizer.model"))
+
+
+def before_saves(monkeypatch, events):
+    """Runs events[step]() when the checkpoint of that step is about to start (the loop has waited
+    for the save before it by then)."""
+    real = checkpoint.Checkpoints.save
+
+    def save(self, step, *args, **kwargs):
+        if step in events:
+            events[step]()
+        return real(self, step, *args, **kwargs)
+    monkeypatch.setattr(checkpoint.Checkpoints, "save", save)
+
+
+def test_a_workdir_without_room_or_write_access_is_refused_in_one_line_before_any_work(config_file, tmpfs, capsys):
+    from jaxformer import cli
+    disk = tmpfs("8m")
+    assert cli.main(["train", "--config", str(config_file), "--workdir", str(disk / "wd")]) == 2
+    assert one_error_line(capsys) == (
+        f"jaxformer: error: --workdir {disk / 'wd'} has 8.0 MiB free but a checkpoint of this model needs about "
+        "64.6 MiB (517.1 KiB of parameters and optimiser state x 1.25 + 64.0 MiB for the run's other files); free "
+        "space there or choose another --workdir")
+    read_only = tmpfs("1m", "ro")
+    assert cli.main(["train", "--config", str(config_file), "--workdir", str(read_only / "wd")]) == 2
+    assert one_error_line(capsys) == (
+        f"jaxformer: error: cannot create --workdir {read_only / 'wd'}: {read_only} is not writable (Read-only file "
+        "system); choose a directory path you can write to")
+    assert list(disk.iterdir()) == [] and list(read_only.iterdir()) == []
+
+
+def test_a_full_disk_during_a_save_stops_the_run_in_one_line_and_keeps_the_last_checkpoint(config_file, tmpfs,
+                                                                                           monkeypatch, capfd):
+    from jaxformer import cli
+    disk = tmpfs("80m")
+    workdir = disk / "wd"
+    before_saves(monkeypatch, {6: lambda: fill(disk)})
+    assert cli.main(["train", "--config", str(config_file), "--workdir", str(workdir),
+                     "--set", "train.profile_steps=()"]) == 2
+    err = capfd.readouterr().err  # (tfds's progress bars aside) the one line, Orbax's tracebacks silenced
+    assert "Traceback" not in err and "orbax" not in err and err.count("jaxformer: error:") == 1
+    assert err.strip().splitlines()[-1:] == [
+        f"jaxformer: error: the checkpoint of step 6 could not be saved (No space left on device [ENOSPC]); the last "
+        f"good checkpoint is step 3 in {workdir / 'checkpoints'}; stopped (train.on_save_error=stop): free space on "
+        f"the disk of {workdir}, then resume with `jaxformer train --workdir {workdir}`"]
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["3"]  # 6's folder removed
+    assert (workdir / "train.lock").read_text() == ""
+    import jax
+    _, params, step = checkpoint.load_model_params(workdir)
+    assert step == 3 and all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+
+
+@pytest.mark.slow  # a whole run (tests/test_storage.py checks the same policy on saves alone, in seconds)
+def test_on_save_error_continue_trains_through_a_full_disk_and_a_refused_commit(config_file, tmpfs, monkeypatch):
+    import errno
+
+    from orbax.checkpoint._src.path import atomicity
+    disk = tmpfs("80m")
+    workdir = disk / "wd"
+    commit = atomicity.AtomicRenameTemporaryPath.finalize
+
+    async def refused(self, *args, **kwargs):  # the rename that commits step 9 (Orbax's background thread)
+        if self._final_path.name == "9":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self._final_path))
+        return await commit(self, *args, **kwargs)
+    monkeypatch.setattr(atomicity.AtomicRenameTemporaryPath, "finalize", refused)
+    before_saves(monkeypatch, {6: lambda: fill(disk), 9: lambda: (disk / "ballast").unlink()})
+    exp = apply_overrides(load_experiment(str(config_file), []),
+                          ["train.on_save_error=continue", "train.profile_steps=()", "train.test_beam_size=1"])
+    said = []
+    result = loop.run(exp, workdir, log=lambda line, **_: said.append(line))
+    assert result["step"] == 12 and result["test"]["sentences"] == 20
+    good = f"the last good checkpoint is step 3 in {workdir / 'checkpoints'}"
+    assert [line for line in said if "could not be saved" in line] == [
+        f"warning: the checkpoint of step 6 could not be saved (No space left on device [ENOSPC]); {good}; training "
+        f"goes on (train.on_save_error=continue) and saves again at the next checkpoint; free space on the disk of "
+        f"{workdir}",
+        f"warning: the checkpoint of step 9 could not be saved (Permission denied [EACCES]); {good}; training goes on "
+        f"(train.on_save_error=continue) and saves again at the next checkpoint; make {workdir} and its "
+        "checkpoints/ writable"]
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["12", "3"]
+    assert checkpoint.load_model_params(workdir)[2] == 12
+    assert read_metrics(workdir)[-1]["split"] == "test"  # every line whole
+
+
+@pytest.mark.slow  # a stopped run and its resume: about 40 s on 2 cores
+def test_a_run_stopped_by_a_full_disk_resumes_from_its_last_checkpoint_with_the_uninterrupted_losses(
+        config_file, uninterrupted, tmpfs, monkeypatch):
+    disk = tmpfs("80m")
+    workdir = disk / "wd"
+    before_saves(monkeypatch, {6: lambda: fill(disk)})
+    exp = apply_overrides(load_experiment(str(config_file), []), ["train.profile_steps=()"])
+    with pytest.raises(ConfigError, match=r"^the checkpoint of step 6 could not be saved \(No space left on device "
+                                          r"\[ENOSPC\]\); the last good checkpoint is step 3 in "):
+        loop.run(exp, workdir, log=lambda *a, **k: None)
+    monkeypatch.undo()
+    (disk / "ballast").unlink()
+    said = []
+    loop.run(exp, workdir, log=lambda line, **_: said.append(line))
+    assert any(f"resumed from step 3 in {workdir}" in line for line in said)
+    assert train_losses(workdir) == train_losses(uninterrupted[0])  # nothing lost past the last checkpoint

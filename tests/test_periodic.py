@@ -12,6 +12,7 @@ import pytest
 from jaxformer import budget, periodic
 from jaxformer.config import ConfigError
 from jaxformer.nonfinite import NonFiniteGuard
+from jaxformer.save_errors import SaveGuard
 from test_budget import FakeClock
 
 
@@ -78,7 +79,7 @@ def test_report_writes_at_its_cadence_with_the_fill_and_the_dropped_updates():
 
 def test_dropped_updates_past_the_limit_stop_the_run_before_a_save():
     guard, ckpt = NonFiniteGuard(0), Recorder()
-    save = periodic.Checkpoint(1, ckpt, guard, lambda: {})
+    save = periodic.Checkpoint(1, SaveGuard(ckpt, "stop"), guard, lambda: {})
     t = tick(4, nonfinite=1.0)
     periodic.CountNonFinite(guard)(t)
     with pytest.raises(ConfigError, match="NaN or infinite at step 4 .* the last good checkpoint is step 3"):
@@ -104,15 +105,16 @@ def test_evaluate_runs_on_its_cadence_and_at_the_finish_and_leaves_its_scores():
 
 def test_checkpoints_on_cadence_evaluation_interruption_and_finish_ranked_by_float_scores():
     ckpt = Recorder()
-    save = periodic.Checkpoint(5, ckpt, NonFiniteGuard(0), lambda: {"train_seconds": 1.0})
+    save = periodic.Checkpoint(5, SaveGuard(ckpt, "stop"), NonFiniteGuard(0), lambda: {"train_seconds": 1.0})
     cases = {1: tick(1), 5: tick(5), 6: tick(6, evaluation={"bleu": 3.0, "sentences": 8, "signature": "x"}),
              7: tick(7, interrupted="SIGTERM"), 8: tick(8), 9: tick(9, finished=True)}
     for t in cases.values():
         save(t)
     assert steps_of(ckpt, "save") == [5, 6, 7, 9] and [t.saved for t in cases.values()] == [False, True, True, True,
                                                                                             False, True]
-    scores = {c[1]: c[4] for c in ckpt.calls}
-    assert scores[6] == {"bleu": 3.0} and scores[5] is None and ckpt.calls[0][3] == {"train_seconds": 1.0}
+    saves = [c for c in ckpt.calls if c[0] == "save"]
+    scores = {c[1]: c[4] for c in saves}
+    assert scores[6] == {"bleu": 3.0} and scores[5] is None and saves[0][3] == {"train_seconds": 1.0}
 
 
 def test_the_training_clock_restarts_after_an_evaluation_or_a_save():
