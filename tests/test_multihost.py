@@ -64,15 +64,17 @@ def test_two_processes_equal_one_process_with_eight_devices_across_a_resume(conf
     assert "sacreBLEU" in outs[0] and reference["step"] == 6
 
 
-@pytest.mark.slow  # two fresh processes training for a 20-second budget: about 1.5 minutes on 2 cores
+@pytest.mark.slow  # two fresh processes training for a 60-second budget: about 2.5 minutes on 2 cores
 def test_two_processes_agree_on_the_rate_and_last_step_of_a_time_budget(config_file, tmp_path):  # noqa: F811
     """Process 0's clock is broadcast every log_every steps: both processes take the same rate and
     stop at the same step (else one would wait in a collective the other never enters)."""
     from jaxformer.metrics import read_metrics
     budget = ["train.warmup_steps=2", "train.num_steps=100000", "train.schedule=linear_decay",
-              "train.max_train_seconds=20", "train.decay_over=time", "train.log_every=2",
+              "train.max_train_seconds=60", "train.decay_over=time", "train.log_every=2",
               "train.eval_every=100000", "train.test_beam_size=1"]
     outs = run_two_processes(config_file, tmp_path, ["data.shards=2", *budget])
-    assert "time budget of 20s reached at step" in outs[0] and "sacreBLEU" in outs[0]
+    # 60 s, not 20: the budget counts the first step's compilation, which on a loaded 2-core
+    # machine took most of 20 s and left too few logged steps to compare rates.
+    assert "time budget of 60s reached at step" in outs[0] and "sacreBLEU" in outs[0]
     rates = [r["learning_rate"] for r in read_metrics(tmp_path) if r["split"] == "train"]
     assert len(rates) > 3 and all(b <= a for a, b in zip(rates[1:], rates[2:])) and rates[-1] < rates[1]
