@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for engine, compute in ENGINES:
             out = run_worker(WORKER, {**base_args, "engine": engine, "compute_type": compute}, threads=a.threads)
             runs[compute or engine] = out["cases"]
-            versions.setdefault("ctranslate2", out.get("version"))
+            if out.get("version"):  # the CTranslate2 workers report it, jaxformer's does not
+                versions["ctranslate2"] = out["version"]
         for i, case in enumerate(cases):
             ours = [model["decode_piece"](x) for x in runs["jaxformer"][i]["ids"]]
             f32, i8 = runs["float32"][i]["pieces"], runs["int8"][i]["pieces"]
