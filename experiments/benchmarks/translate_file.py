@@ -35,11 +35,11 @@ NEWS = CORPORA / "newstest2014_en-de" / "newstest2014.en"
 TRAIN_TEXT = CORPORA / "newstest2008-2012_en-de"
 
 
-def _timed(cmd: list[str], threads: int, env_extra: dict[str, str] | None = None) -> tuple[float, str]:
+def _timed(cmd: list[str], threads: int) -> tuple[float, str]:
     """(wall-clock seconds, stderr) of one command pinned to `threads` cores; its stderr tail on failure."""
     if sys.platform.startswith("linux") and shutil.which("taskset") and threads <= (os.cpu_count() or 1):
         cmd = ["taskset", "-c", f"0-{threads - 1}", *cmd]
-    env = {**thread_env(threads), **(env_extra or {})}
+    env = thread_env(threads)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     seconds = time.perf_counter() - t0
