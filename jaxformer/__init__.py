@@ -5,12 +5,12 @@ The public API is the pure functions below; modules live in `jaxformer.model`.
 
 from jaxformer.config import PRESETS, ConfigError, ModelConfig, apply_overrides, preset
 from jaxformer.functional import (
-    CACHE_AXES, apply, check_params, decode_step, encode, init, init_cache, logical_axes, param_count,
+    CACHE_AXES, apply, check_params, decode_step, decoder_layers, encode, init, init_cache, logical_axes, param_count,
 )
 
 __all__ = [
     "ModelConfig", "PRESETS", "preset", "apply_overrides", "ConfigError",
-    "init", "apply", "encode", "init_cache", "decode_step", "logical_axes", "param_count",
+    "init", "apply", "encode", "init_cache", "decode_step", "decoder_layers", "logical_axes", "param_count",
     "check_params", "CACHE_AXES", "from_marian",
 ]
 

@@ -23,7 +23,7 @@ Array = jax.Array
 Params = dict[str, Any]
 Cache = dict[str, Array | tuple[Array, ...]]  # see init_cache
 
-__all__ = ["init", "apply", "encode", "init_cache", "decode_step", "logical_axes", "param_count", "check_params"]
+__all__ = ["init", "apply", "encode", "init_cache", "decode_step", "decoder_layers", "logical_axes", "param_count", "check_params"]
 
 
 @functools.lru_cache(maxsize=32)
@@ -148,12 +148,26 @@ CACHE_AXES = {"index": (), "k": ("batch", "heads", "length", "kv"), "v": ("batch
               "memory_k": ("batch", "heads", "length", "kv"), "memory_v": ("batch", "heads", "length", "kv")}
 
 
+def decoder_layers(params: Params, config: ModelConfig) -> tuple[Params, ...]:
+    """Each decoder layer's parameters sliced out of the stack: L dicts of [...] from [L, ...].
+
+    A decoding loop slices them once, before the loop, and passes them to every
+    `decode_step(..., layers=...)`: XLA does not hoist a slice out of a while loop (it expects
+    slices to fuse into their consumers), and on the CPU, where a dot is a library call that
+    cannot take a strided operand, every step otherwise copies every decoder matrix.
+    """
+    stacked = params["decoder_layers"]
+    return tuple(jax.tree.map(lambda a, i=i: a[i], stacked) for i in range(config.num_decoder_layers))
+
+
 @functools.partial(jax.jit, static_argnames=("config",))
 def decode_step(params: Params, cache: Cache, tokens: Array, memory: Array | None = None,
-                memory_valid: Array | None = None, *, config: ModelConfig) -> tuple[Array, Cache]:
+                memory_valid: Array | None = None, *, config: ModelConfig,
+                layers: tuple[Params, ...] | None = None) -> tuple[Array, Cache]:
     """Feeds the previous tokens [B] (the start token `config.pad_id` first) and returns the
     next-token logits [B, V] (float32) and the updated cache. Decoding past the cache's
     max_len is undefined; size the cache for the longest output. `memory` may be None when the
-    cache holds the memory's keys and values (`init_cache(..., params, memory)`)."""
-    logits, cache = _bind(params, config).decode_step(tokens, cache, memory, memory_valid)
+    cache holds the memory's keys and values (`init_cache(..., params, memory)`). `layers`, from
+    `decoder_layers(params, config)` outside a decoding loop, saves slicing them at every step."""
+    logits, cache = _bind(params, config).decode_step(tokens, cache, memory, memory_valid, layers)
     return logits.astype(jnp.float32), cache

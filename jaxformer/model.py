@@ -8,7 +8,7 @@ so adding or moving a site leaves every other site's mask as it was (`layers.nam
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -124,12 +124,15 @@ def run_layers(layers: nnx.Module, num: int, body: Callable, x: Array, xs: Any, 
     return x, jax.tree.map(lambda *a: jnp.stack(a), *ys) if ys and ys[0] is not None else None
 
 
-def unstacked(layers: nnx.Module) -> list[nnx.Module]:
-    """The layers of a stacked module, one module each (slices of the stacked parameters): for
-    decoding, where every layer keeps its own cache."""
+def unstacked(layers: nnx.Module, sliced: Sequence[Any] | None = None) -> list[nnx.Module]:
+    """The layers of a stacked module, one module each: for decoding, where every layer keeps its
+    own cache. Each module holds slices of the stacked parameters, or the parameters of `sliced`
+    (one pure dict per layer, see `functional.decoder_layers`) when they were sliced before."""
     graphdef, state = nnx.split(layers)
-    num = jax.tree.leaves(state)[0].shape[0]
-    return [nnx.merge(graphdef, jax.tree.map(lambda a: a[i], state)) for i in range(num)]
+    if sliced is None:
+        num = jax.tree.leaves(state)[0].shape[0]
+        sliced = [jax.tree.map(lambda a, i=i: a[i], state) for i in range(num)]
+    return [nnx.merge(graphdef, s) for s in sliced]
 
 
 def shift_right(tokens: Array, segments: Array | None = None, start: int = 0) -> Array:
@@ -247,14 +250,15 @@ class Transformer(nnx.Module):
                 "memory_v": tuple(constrain(v, ("batch", "heads", "length", "kv")) for _, v in kv)}
 
     def decode_step(self, tokens: Array, cache: dict[str, Any], memory: Array | None,
-                    memory_valid: Array | None) -> tuple[Array, dict[str, Any]]:
+                    memory_valid: Array | None, layers: Sequence[Any] | None = None) -> tuple[Array, dict[str, Any]]:
         """One incremental step: the previous tokens [B] -> (logits [B, V], updated cache).
 
         `cache` = {"index": int32[], "k", "v": one [B, N, T_max, H] per layer}, plus "memory_k",
         "memory_v" (one [B, N, S, H] per layer) when the encoder-decoder keys and values were
         computed once (then `memory` is not read); the step writes position `index` and attends
         to positions <= index. One array per layer, not one stacked array: a stacked cache would
-        be sliced and re-stacked (copied whole) at every step.
+        be sliced and re-stacked (copied whole) at every step. `layers`: the decoder layers'
+        parameters already sliced out of the stack (see `functional.decoder_layers`).
         """
         cfg = self.config
         index = cache["index"]
@@ -270,7 +274,7 @@ class Transformer(nnx.Module):
             raise ConfigError("decode_step of an encoder-decoder model needs the encoder memory, or a cache "
                               "made by init_cache(config, B, max_len, params, memory)")
         new_k, new_v = [], []
-        for i, layer in enumerate(unstacked(self.decoder_layers)):
+        for i, layer in enumerate(unstacked(self.decoder_layers, layers)):
             kv = (cache["memory_k"][i], cache["memory_v"][i]) if precomputed else None
             x, c, _ = layer(x, self_mask, None if precomputed else memory, cross_mask, None,
                             cache={"k": cache["k"][i], "v": cache["v"][i]}, cache_index=index, memory_kv=kv)

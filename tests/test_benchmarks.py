@@ -144,3 +144,21 @@ def test_decode_fusion_benchmark_runs_in_a_reduced_size(tmp_path, monkeypatch):
     assert [r["search"] for r in out["rows"]] == ["greedy", "beam 4"]
     assert all(r["defaults"] > 0 and r["individual dots"] > 0 for r in out["rows"])
     assert (tmp_path / "results" / "decode_fusion.json").is_file()
+
+
+@pytest.mark.slow
+def test_decode_ab_benchmark_runs_in_a_reduced_size(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from experiments.benchmarks import common, decode_ab
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    out = decode_ab.main(["--ref", "HEAD", "--size", "small", "--folder", str(tmp_path), "--rounds", "1",
+                          "--out-len", "4", "--batch", "2"])
+    assert [r["search"] for r in out["rows"]] == ["greedy", "beam 4"]
+    assert all(r["HEAD"] > 0 and r["working tree"] > 0 for r in out["rows"])
+    assert (tmp_path / "results" / "decode_ab.json").is_file()
+
+
+def test_decode_ab_names_a_ref_git_does_not_know():
+    from experiments.benchmarks import decode_ab
+    with pytest.raises(SystemExit, match="cannot read jaxformer/decode.py at 'no-such-ref'"):
+        decode_ab.module_at("no-such-ref")

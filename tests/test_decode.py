@@ -129,3 +129,64 @@ def test_the_cpu_fusion_setting_changes_no_output():
         tuned = search(params, src, config=cfg, max_len=10, **kw)
         plain = search.plain(params, src, config=cfg, max_len=10, **kw)
         jax.tree.map(np.testing.assert_array_equal, tuned, plain)
+
+
+@pytest.mark.parametrize("beams,vocab,n", [(4, 50, 8), (3, 5, 6), (2, 3, 4)])
+def test_top_continuations_pick_what_one_top_k_over_every_continuation_picks(beams, vocab, n):
+    """Per beam first, then across beams: the same candidates in the same order, ties included
+    (integer log-probabilities tie everywhere; a beam far behind stands for a first step's empty ones)."""
+    rng = np.random.default_rng(0)
+    logp = jnp.asarray(-rng.integers(0, 4, size=(3, beams, vocab)), jnp.float32)
+    alive = jnp.asarray(-rng.integers(0, 3, size=(3, beams)), jnp.float32).at[0, 1:].set(-100.0)
+    flat_logp, flat_idx = jax.lax.top_k((alive[..., None] + logp).reshape(3, beams * vocab), n)
+    top_logp, beam, token = decode.top_continuations(alive, logp, n)
+    np.testing.assert_array_equal(top_logp, flat_logp)
+    np.testing.assert_array_equal(beam, flat_idx // vocab)
+    np.testing.assert_array_equal(token, flat_idx % vocab)
+
+
+def test_decode_step_on_layers_sliced_once_equals_slicing_each_step():
+    memory, valid = jf.encode(PARAMS, SRC, config=CFG)
+    cache = jf.init_cache(CFG, 2, 4, PARAMS, memory)
+    layers = jf.decoder_layers(PARAMS, CFG)
+    assert len(layers) == CFG.num_decoder_layers
+    tokens = jnp.zeros((2,), jnp.int32)
+    a, cache_a = jf.decode_step(PARAMS, cache, tokens, None, valid, config=CFG)
+    b, cache_b = jf.decode_step(PARAMS, cache, tokens, None, valid, config=CFG, layers=layers)
+    np.testing.assert_array_equal(a, b)
+    jax.tree.map(np.testing.assert_array_equal, cache_a, cache_b)
+    # The layers are the ones passed, not the stack: other weights give other logits.
+    other = jf.decoder_layers(jf.init(CFG, jax.random.key(8)), CFG)
+    c, _ = jf.decode_step(PARAMS, cache, tokens, None, valid, config=CFG, layers=other)
+    assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("shape,k", [((3, 5000), 8), ((2, 4, 58101), 8), ((128, 4099), 1), ((2, 300), 3)])
+def test_two_stage_top_k_equals_lax_top_k_with_ties_and_infinities(shape, k):
+    rng = np.random.default_rng(1)
+    x = np.round(rng.normal(size=shape) * 2) / 2  # few distinct values: ties everywhere
+    x[..., 0] = -np.inf  # the masked pad id
+    x[..., -3:] = np.max(x) + 1  # the best entries in the last, padded chunk
+    x = jnp.asarray(x, jnp.float32)
+    values, index = jax.jit(decode.vocab_top_k, static_argnums=1)(x, k)
+    ref_values, ref_index = jax.lax.top_k(x, k)
+    np.testing.assert_array_equal(values, ref_values)
+    np.testing.assert_array_equal(index, ref_index)
+
+
+@pytest.mark.parametrize("search", ["greedy", "beam"])
+def test_a_cache_grown_in_stages_decodes_as_one_as_wide_as_the_bound(search, monkeypatch):
+    """stage_ends(40) = [32, 40]; with first=4 there are five stages, with first=64 one. No output
+    ends (an EOS id outside the vocabulary), so every stage runs."""
+    assert decode.stage_ends(40) == [32, 40] and decode.stage_ends(20) == [20]
+    run = {"greedy": lambda: decode.greedy(PARAMS, SRC, config=CFG, max_len=40, eos_id=99),
+           "beam": lambda: decode.beam_search(PARAMS, SRC, config=CFG, beam_size=3, max_len=40, eos_id=99)[0]}[search]
+    stage_ends, outs = decode.stage_ends, {}
+    for first in (4, 32, 64):
+        monkeypatch.setattr(decode, "stage_ends", functools.partial(stage_ends, first=first))
+        jax.clear_caches()  # the searches are traced again with this staging
+        outs[first] = np.asarray(run())
+    jax.clear_caches()
+    np.testing.assert_array_equal(outs[4], outs[64])
+    np.testing.assert_array_equal(outs[32], outs[64])
+    assert (outs[64][..., -1] != 0).all()  # every output ran to the bound
