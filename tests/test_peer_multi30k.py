@@ -65,7 +65,8 @@ def test_eole_config_holds_the_bar(tmp_path):
 
 def test_pieces_round_trip(tmp_path):
     spm = pytest.importorskip("sentencepiece")
-    lines = [f"Ein {a} Hund läuft über {b} Gras." for a in ("brauner", "kleiner", "großer") for b in ("grünes", "nasses")]
+    lines = [f"Ein {a} Hund läuft über {b} Gras." for a in ("brauner", "kleiner", "großer")
+             for b in ("grünes", "nasses")]
     lines += [f"A {a} dog runs across {b} grass." for a in ("brown", "small", "big") for b in ("green", "wet")]
     (tmp_path / "text").write_text("\n".join(lines) + "\n")
     spm.SentencePieceTrainer.train(input=str(tmp_path / "text"), model_prefix=str(tmp_path / "m"), vocab_size=60,
@@ -106,7 +107,8 @@ def test_one_line_errors(tmp_path, capsys):
         for lang in ("en", "de"):
             (tmp_path / f"{split}.{lang}").write_text("a\n")
     with pytest.raises(SystemExit) as e:
-        pm.main(["--corpus", str(tmp_path), "--peer-python", str(tmp_path / "no-python"), "--folder", str(tmp_path / "run")])
+        pm.main(["--corpus", str(tmp_path), "--peer-python", str(tmp_path / "no-python"),
+                 "--folder", str(tmp_path / "run")])
     assert str(e.value).startswith("peer_multi30k: error: cannot run the peer's Python") and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()  # nothing started
 
@@ -136,4 +138,5 @@ def test_peer_end_to_end_reduced(tmp_path):
         assert isinstance(row[f"{split}_bleu"], float) and math.isfinite(row[f"{split}_bleu"])
         assert len((tmp_path / "peer" / f"{split}.hyp").read_text().splitlines()) == 20
     saved = json.loads((tmp_path / "peer_multi30k.json").read_text())
-    assert saved["reduced"] and saved["rows"][0]["steps"] == row["steps"] and out["path"] == str(tmp_path / "peer_multi30k.json")
+    assert out["path"] == str(tmp_path / "peer_multi30k.json")
+    assert saved["reduced"] and saved["rows"][0]["steps"] == row["steps"]

@@ -67,7 +67,8 @@ class BenchmarkError(Exception):
 # ---------------------------------------------------------------------------------------------- data
 
 def check_corpus(corpus: Path) -> None:
-    missing = [f"{SPLITS[s]}.{lang}" for s in SPLITS for lang in (SRC, TGT) if not (corpus / f"{SPLITS[s]}.{lang}").is_file()]
+    names = [f"{prefix}.{lang}" for prefix in SPLITS.values() for lang in (SRC, TGT)]
+    missing = [name for name in names if not (corpus / name).is_file()]
     if missing:
         raise BenchmarkError(f"the Multi30k corpus is not at {corpus} (missing {', '.join(missing)}); "
                              "pass --corpus DIR or put it in ../shared/corpora/multi30k")
@@ -121,7 +122,8 @@ def eole_config(folder: Path, *, seed: int = 1234, report_every: int = 50) -> di
     return {
         "seed": seed, "report_every": report_every, "overwrite": True,
         "src_vocab": str(folder / "vocab.txt"), "tgt_vocab": str(folder / "vocab.txt"), "share_vocab": True,
-        "data": {"corpus_1": {"path_src": str(folder / f"train.{SRC}.sp"), "path_tgt": str(folder / f"train.{TGT}.sp")}},
+        "data": {"corpus_1": {"path_src": str(folder / f"train.{SRC}.sp"),
+                              "path_tgt": str(folder / f"train.{TGT}.sp")}},
         "training": {
             "model_path": str(folder / "model"), "train_steps": 1_000_000,  # an upper bound: the budget stops it
             "save_checkpoint_steps": 0, "keep_checkpoint": 1,  # only the final checkpoint, after the budget
@@ -309,7 +311,8 @@ def run_ours(a: argparse.Namespace, data: Path, folder: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     sets = [x for s in our_overrides(a, data) for x in ("--set", s)]
-    print(f"ours: jaxformer train --config {OUR_CONFIG} --workdir {folder / 'workdir'} {' '.join(sets)} ...", flush=True)
+    print(f"ours: jaxformer train --config {OUR_CONFIG} --workdir {folder / 'workdir'} {' '.join(sets)} ...",
+          flush=True)
     _run([*jaxformer, "train", "--config", OUR_CONFIG, "--workdir", str(folder / "workdir"), *sets],
          threads=a.threads, log=folder / "train.out", what="our training")
     metrics = parse_our_metrics((folder / "workdir" / "metrics.jsonl").read_text())
@@ -348,9 +351,10 @@ def goals(ours: dict[str, Any] | None, peer: dict[str, Any] | None) -> list[str]
             + ("met" if ours["test_lc_tok_bleu"] >= 41.0 else "not met")]
 
 
-COLUMNS = [("system", "system", ""), ("test_bleu", "sacreBLEU test_2016_flickr", ".2f"), ("val_bleu", "sacreBLEU val", ".2f"),
-           ("test_lc_tok_bleu", "lc tok BLEU test", ".2f"), ("steps", "updates", ",d"), ("steps_per_s", "updates/s", ".2f"),
-           ("tgt_tok_s", "target tok/s", ",.0f"), ("train_s", "training s", ",.0f"), ("wall_s", "wall s", ",.0f"),
+COLUMNS = [("system", "system", ""), ("test_bleu", "sacreBLEU test_2016_flickr", ".2f"),
+           ("val_bleu", "sacreBLEU val", ".2f"), ("test_lc_tok_bleu", "lc tok BLEU test", ".2f"),
+           ("steps", "updates", ",d"), ("steps_per_s", "updates/s", ".2f"), ("tgt_tok_s", "target tok/s", ",.0f"),
+           ("train_s", "training s", ",.0f"), ("wall_s", "wall s", ",.0f"), ("threads", "threads", "d"),
            ("cpu", "CPU", "")]
 
 
