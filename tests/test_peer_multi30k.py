@@ -126,17 +126,18 @@ def _peer_or_skip() -> None:
 
 @pytest.mark.slow
 def test_peer_end_to_end_reduced(tmp_path):
-    """eole trains for 20 s on 1,000 pairs, translates 20 sentences of test and val; the table holds
-    real scores and the updates eole made (about a minute on 2 cores)."""
+    """eole trains for 20 s on 1,000 pairs, translates 10 sentences of test and val; the table holds
+    real scores and the updates eole made (under a minute on 2 idle cores; a log window every
+    update, since a loaded machine may fit only one or two in the budget)."""
     _peer_or_skip()
-    out = pm.main(["--only", "peer", "--train-lines", "1000", "--eval-lines", "20", "--budget", "20",
-                   "--report-every", "2", "--folder", str(tmp_path)])
+    out = pm.main(["--only", "peer", "--train-lines", "1000", "--eval-lines", "10", "--budget", "20",
+                   "--report-every", "1", "--folder", str(tmp_path)])
     (row,) = out["rows"]
     assert row["system"] == "eole 0.6.4" and row["steps"] > 0 and row["steps_per_s"] > 0 and row["tgt_tok_s"] > 0
     assert row["train_s"] >= 20 and row["cpu"] is not None
     for split in ("test", "val"):
         assert isinstance(row[f"{split}_bleu"], float) and math.isfinite(row[f"{split}_bleu"])
-        assert len((tmp_path / "peer" / f"{split}.hyp").read_text().splitlines()) == 20
+        assert len((tmp_path / "peer" / f"{split}.hyp").read_text().splitlines()) == 10
     saved = json.loads((tmp_path / "peer_multi30k.json").read_text())
     assert out["path"] == str(tmp_path / "peer_multi30k.json")
     assert saved["reduced"] and saved["rows"][0]["steps"] == row["steps"]
