@@ -10,8 +10,10 @@ wall-clock training budget, then beam 4 with the GNMT length penalty at alpha 0.
 test_2016_flickr and val, detokenized and scored with sacreBLEU (13a, cased) by the same
 `jaxformer.evaluate` that scores ours. Settings the bar does not name follow eole's own
 Transformer recipe (recipes/wmt17): xavier_uniform initialisation, gradients normalised per
-target token, no gradient clipping. The peer gets no validation passes inside its budget; ours
-spends part of its budget on its own (see the config).
+target token, no gradient clipping; the rest are eole's defaults (pre-LN layers with a final
+LayerNorm, ReLU, no biases in the attention and feed-forward projections, sinusoidal positions).
+The peer gets no validation passes inside its budget; ours spends part of its budget on its own
+(see the config).
 
 Why a peer here at all: these 2-core VMs differ up to 2.4x in speed, so a BLEU gap against a
 number measured on another machine says little; `--only both` trains ours (`jaxformer train
