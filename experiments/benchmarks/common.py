@@ -175,9 +175,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_json(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_json(name: str, payload: dict[str, Any], folder: Path = RESULTS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     payload = {"commit": git_commit(), "machine": machine(),
                "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **payload}
     path.write_text(json.dumps(payload, indent=1) + "\n")
