@@ -88,13 +88,28 @@ def dot_product_attention(
 
 def cached_attention(q: Array, k: Array, v: Array, mask: Array | None = None) -> Array:
     """softmax(Q K^T / sqrt(d_k)) V against a heads-major cache: q [B, T, N, H], k and v
-    [B, N, S, H] -> [B, T, N, H]. Only the few query rows of a step are transposed."""
+    [B, N, S, H] -> [B, T, N, H]. Only the few query rows of a step are transposed.
+
+    Keys and values may have fewer rows than the queries, [B / G, N, S, H], for G adjacent query
+    rows per key row (beam search: an example's K beams share its memory): the G rows' queries
+    then attend as G x T query positions of one row, so the memory is read once per example, not
+    once per beam, and the products are matrix-matrix. `mask` has the queries' rows or the keys'.
+    """
+    rows, T = q.shape[0], q.shape[1]
+    grouped = k.shape[0] != rows
+    if grouped:  # [B*G, T, N, H] -> [B, G*T, N, H]; the mask the same way, unless it is per key row
+        if mask is not None and mask.shape[0] == rows:
+            mask = jnp.broadcast_to(mask, (rows, mask.shape[1], T, mask.shape[3]))
+            mask = jnp.swapaxes(mask.reshape(k.shape[0], -1, mask.shape[1], T, mask.shape[3]), 1, 2)
+            mask = mask.reshape(k.shape[0], mask.shape[1], -1, mask.shape[-1])
+        q = q.reshape(k.shape[0], -1, *q.shape[2:])
     scale = jnp.asarray(q.shape[-1] ** -0.5, q.dtype)
     logits = jnp.einsum("btnh,bnsh->bnts", q * scale, k, preferred_element_type=jnp.float32)
     if mask is not None:
         logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
     weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
-    return jnp.einsum("bnts,bnsh->btnh", weights, v)
+    out = jnp.einsum("bnts,bnsh->btnh", weights, v)
+    return out.reshape(rows, T, *out.shape[2:]) if grouped else out
 
 
 def heads_major(x: Array) -> Array:

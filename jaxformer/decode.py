@@ -87,7 +87,10 @@ def _forced_eos(scores: Array, eos_id: int, last: Array) -> Array:
 
 
 def stage_ends(length: int, first: int = 32) -> list[int]:
-    """The cache widths of a search's stages: 32, 64, ... and last `length` itself."""
+    """The cache widths of a search's stages: 32, 64, ... and last `length` itself (one stage
+    for a symbolic length, as in a `jax.export` artifact, whose bound is not known here)."""
+    if not isinstance(length, int):
+        return [length]
     ends = []
     while first < length:
         ends.append(first)
@@ -223,9 +226,9 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
     hf = convention == "hf"
     B, K = src.shape[0], beam_size
     L = _within_positions(max_output_length(src.shape[1], max_len), config)
+    # One memory row per example for its K adjacent beams ([B*K] cache rows): the encoder-decoder
+    # keys and values are stored and read once per example (attention.cached_attention).
     memory, valid = jf.encode(params, src, config=config)
-    memory = jnp.repeat(memory, K, axis=0)  # [B*K, S, D], beams of an example adjacent
-    valid = jnp.repeat(valid, K, axis=0)
     # Memory keys/values projected once; the self-attention cache grows in stages (_staged_while).
     cache = jf.init_cache(config, B * K, stage_ends(L)[0], params, memory)
     layers = jf.decoder_layers(params, config)  # sliced once, not at every step

@@ -128,6 +128,9 @@ def init_cache(config: ModelConfig, batch_size: int, max_len: int, params: Param
     encoder-decoder attention keys and values ("memory_k", "memory_v": L x [B, N, S, H]),
     projected once here instead of at every `decode_step` (for a small model and 24-token
     sources that projection is most of a step's FLOPs); `decode_step` then needs only `memory_valid`.
+    `memory` may have B / G rows for G adjacent cache rows each (beam search: an example's beams
+    share its memory, which is then stored and read once per example; `memory_valid` has B / G
+    rows too).
     """
     shape = (batch_size, config.num_heads, max_len)
     layers = range(config.num_decoder_layers)
@@ -137,8 +140,9 @@ def init_cache(config: ModelConfig, batch_size: int, max_len: int, params: Param
     if memory is not None:
         if params is None:
             raise ConfigError("init_cache(memory=...) projects the memory with the model: pass params too")
-        if memory.shape[0] != batch_size:
-            raise ConfigError(f"init_cache: memory has {memory.shape[0]} rows but batch_size is {batch_size}")
+        if batch_size % memory.shape[0]:
+            raise ConfigError(f"init_cache: memory has {memory.shape[0]} rows, which do not divide batch_size "
+                              f"{batch_size}; pass one memory row per cache row, or per group of adjacent rows")
         cache.update(_bind(params, config).memory_kv(memory.astype(dtype_of(config))))
     return cache
 

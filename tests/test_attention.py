@@ -114,3 +114,21 @@ def test_cudnn_outside_gpu_is_a_clear_error(qkv):
         pytest.skip("a GPU is present")
     with pytest.raises(jf.ConfigError, match="attention_impl='cudnn' needs a CUDA GPU"):
         dot_product_attention(q, k, v, mask, implementation="cudnn")
+
+
+@pytest.mark.parametrize("per_query_row_mask", [False, True])
+def test_grouped_queries_equal_repeated_keys_and_values(per_query_row_mask):
+    """Beam search's memory: G = 3 adjacent query rows per key row give what repeating the keys
+    and values G times gives, with the mask per key row or per query row."""
+    from jaxformer.attention import cached_attention
+    rng = np.random.default_rng(0)
+    B, G, T, N, S, H = 2, 3, 2, 4, 5, 8
+    q = jnp.asarray(rng.normal(size=(B * G, T, N, H)), jnp.float32)
+    k, v = (jnp.asarray(rng.normal(size=(B, N, S, H)), jnp.float32) for _ in range(2))
+    valid = jnp.asarray([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    mask = valid[:, None, None, :]
+    repeated = cached_attention(q, jnp.repeat(k, G, 0), jnp.repeat(v, G, 0), jnp.repeat(mask, G, 0))
+    grouped = cached_attention(q, k, v, jnp.repeat(mask, G, 0) if per_query_row_mask else mask)
+    np.testing.assert_allclose(grouped, repeated, rtol=1e-5, atol=1e-6)
+    # The masked keys matter: without the mask the first example's rows change.
+    assert not np.allclose(cached_attention(q, k, v, None)[:G], repeated[:G], atol=1e-3)

@@ -121,14 +121,18 @@ def test_learned_positions_cap_the_output_at_max_len_with_a_warning():
 
 def test_the_cpu_fusion_setting_changes_no_output():
     """On the CPU the searches compile with CPU_COMPILER_OPTIONS (dots not fused with the
-    reductions after them); that must be a speed setting only."""
+    reductions after them); that must be a speed setting only: the same tokens, and scores equal
+    up to the summation order of other matmul kernels."""
     cfg = jf.preset("tiny", vocab_size=300, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.0)
     params = jf.init(cfg, jax.random.key(3))
     src = jnp.asarray(np.random.default_rng(0).integers(2, 300, size=(8, 9)), jnp.int32)
     for search, kw in ((decode.greedy, {}), (decode.beam_search, dict(beam_size=3))):
         tuned = search(params, src, config=cfg, max_len=10, **kw)
         plain = search.plain(params, src, config=cfg, max_len=10, **kw)
-        jax.tree.map(np.testing.assert_array_equal, tuned, plain)
+        tokens, plain_tokens = (x[0] if isinstance(x, tuple) else x for x in (tuned, plain))
+        np.testing.assert_array_equal(tokens, plain_tokens)
+        if isinstance(tuned, tuple):
+            np.testing.assert_allclose(tuned[1], plain[1], rtol=1e-6)
 
 
 @pytest.mark.parametrize("beams,vocab,n", [(4, 50, 8), (3, 5, 6), (2, 3, 4)])

@@ -195,8 +195,9 @@ def test_init_cache_with_memory_names_what_is_missing(tiny, tiny_params):
     memory = jnp.zeros((3, 5, tiny.d_model))
     with pytest.raises(jf.ConfigError, match="pass params"):
         jf.init_cache(tiny, 3, 8, memory=memory)
-    with pytest.raises(jf.ConfigError, match="3 rows but batch_size is 2"):
+    with pytest.raises(jf.ConfigError, match="3 rows, which do not divide batch_size 2"):
         jf.init_cache(tiny, 2, 8, tiny_params, memory)
+    assert jf.init_cache(tiny, 6, 8, tiny_params, memory)["memory_k"][0].shape[0] == 3  # 2 rows per memory row
     memory, valid = jf.encode(tiny_params, np.ones((2, 5), np.int32), config=tiny)
     with pytest.raises(jf.ConfigError, match="needs the encoder memory"):
         jf.decode_step(tiny_params, jf.init_cache(tiny, 2, 8), np.zeros((2,), np.int32), None, valid, config=tiny)
