@@ -175,7 +175,8 @@ def git_commit() -> str:
         return "unknown"
 
 
-def write_json(name: str, payload: dict[str, Any], folder: Path = RESULTS) -> Path:
+def write_json(name: str, payload: dict[str, Any], folder: Path | None = None) -> Path:
+    folder = folder or RESULTS  # looked up at the call: tests point RESULTS at a temporary folder
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     payload = {"commit": git_commit(), "machine": machine(),

@@ -27,6 +27,7 @@ from types import ModuleType
 import numpy as np
 
 from experiments.benchmarks.common import ROOT, median, table, write_json
+from experiments.benchmarks.decode_fusion import search_cases
 
 
 def module_at(ref: str) -> ModuleType:
@@ -60,27 +61,11 @@ def main(argv: list[str] | None = None) -> dict:
     import time
 
     import jax
-    import jax.numpy as jnp
 
-    import jaxformer as jf
-    from experiments.benchmarks.marian_reference import build
     from jaxformer import decode
 
     versions = {a.ref: module_at(a.ref), "working tree": decode}
-    hf = Path(a.folder) / "hf"
-    if not (hf / "config.json").is_file():
-        shape = (dict(d_model=512, layers=6, heads=8, ffn=2048, min_vocab=58101) if a.size == "base"
-                 else dict(d_model=32, layers=2, heads=4, ffn=64, min_vocab=0))
-        build(hf, **shape, train_steps=0, max_length=a.out_len + 1)
-    config, params, _ = jf.from_marian(hf)
-    rng = np.random.default_rng(0)
-    src = jnp.asarray(rng.integers(3, min(1000, config.vocab_size), size=(a.batch, a.src_len)), jnp.int32)
-    rows_src = jnp.tile(src, (a.beam, 1))  # greedy over as many rows as the beam search decodes
-    searches = {
-        "greedy": ("greedy", (params, rows_src), dict(config=config, max_len=a.out_len, force_eos=True)),
-        f"beam {a.beam}": ("beam_search", (params, src), dict(config=config, beam_size=a.beam, max_len=a.out_len,
-                                                              convention="hf", force_eos=True)),
-    }
+    searches = search_cases(a)
     rows = []
     for name, (fn, args, kw) in searches.items():
         calls = {v: (lambda m=m: jax.block_until_ready(getattr(m, fn)(*args, **kw))) for v, m in versions.items()}

@@ -57,6 +57,31 @@ def _micro(rounds: int) -> list[dict]:
     return rows
 
 
+def search_cases(a: argparse.Namespace) -> dict[str, tuple[str, tuple, dict]]:
+    """The model (opus-mt-en-de's shape, or a small one; built once in `a.folder`) and the two
+    searches timed on it: name -> (decode function's name, args, kwargs). Greedy decodes as many
+    rows as the beam search: `a.batch` * `a.beam`."""
+    import jax.numpy as jnp
+
+    import jaxformer as jf
+    from experiments.benchmarks.marian_reference import build
+
+    hf = Path(a.folder) / "hf"
+    if not (hf / "config.json").is_file():
+        shape = (dict(d_model=512, layers=6, heads=8, ffn=2048, min_vocab=58101) if a.size == "base"
+                 else dict(d_model=32, layers=2, heads=4, ffn=64, min_vocab=0))
+        build(hf, **shape, train_steps=0, max_length=a.out_len + 1)
+    config, params, _ = jf.from_marian(hf)
+    rng = np.random.default_rng(0)
+    src = jnp.asarray(rng.integers(3, min(1000, config.vocab_size), size=(a.batch, a.src_len)), jnp.int32)
+    rows_src = jnp.tile(src, (a.beam, 1))
+    return {
+        "greedy": ("greedy", (params, rows_src), dict(config=config, max_len=a.out_len, force_eos=True)),
+        f"beam {a.beam}": ("beam_search", (params, src), dict(config=config, beam_size=a.beam, max_len=a.out_len,
+                                                              convention="hf", force_eos=True)),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
@@ -70,29 +95,13 @@ def main(argv: list[str] | None = None) -> dict:
     a = p.parse_args(argv)
 
     import jax
-    import jax.numpy as jnp
 
-    import jaxformer as jf
-    from experiments.benchmarks.marian_reference import build
     from jaxformer import decode
 
-    hf = Path(a.folder) / "hf"
-    if not (hf / "config.json").is_file():
-        shape = (dict(d_model=512, layers=6, heads=8, ffn=2048, min_vocab=58101) if a.size == "base"
-                 else dict(d_model=32, layers=2, heads=4, ffn=64, min_vocab=0))
-        build(hf, **shape, train_steps=0, max_length=a.out_len + 1)
-    config, params, _ = jf.from_marian(hf)
-    rng = np.random.default_rng(0)
-    src = jnp.asarray(rng.integers(3, min(1000, config.vocab_size), size=(a.batch, a.src_len)), jnp.int32)
-    rows_src = jnp.tile(src, (a.beam, 1))  # greedy over as many rows as the beam search decodes
-    searches = {
-        "greedy": (decode.greedy, (params, rows_src), dict(config=config, max_len=a.out_len, force_eos=True)),
-        f"beam {a.beam}": (decode.beam_search, (params, src), dict(config=config, beam_size=a.beam, max_len=a.out_len,
-                                                                  convention="hf", force_eos=True)),
-    }
+    searches = search_cases(a)
     rows = []
     for name, (fn, args, kw) in searches.items():
-        low = fn.plain.lower(*args, **kw)  # XLA's defaults; each setting adds its options
+        low = getattr(decode, fn).plain.lower(*args, **kw)  # XLA's defaults; each setting adds its options
         compiled = {s: low.compile(compiler_options=opts) for s, opts in SETTINGS.items()}
         times, outs = {s: [] for s in SETTINGS}, {}
         for _ in range(a.rounds):
