@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxformer as jf
-from experiments.benchmarks.common import Shape, forward_flops, table, train_flops
+from experiments.benchmarks.common import Shape, forward_flops, table, timed, train_flops
 from experiments.benchmarks.train_worker import model_config
 
 SHAPE = Shape("t", vocab=50, d_model=16, d_ff=24, heads=2, enc_layers=2, dec_layers=3, dropout=0.0)
@@ -42,6 +42,14 @@ def test_flop_formula_matches_traced_matmuls(scan):
     assert dot_flops(jaxpr.jaxpr) == f["total"]
     assert 0 < f["attention"] < f["total"]
     assert train_flops(SHAPE, 3, 7, 5) == 3 * f["total"]
+
+
+def test_timed_repeats_a_short_call_until_the_minimum_time():
+    import time
+    calls = []
+    times = timed(lambda: (calls.append(1), time.sleep(0.01)), warmup=1, steps=2, min_seconds=0.1)
+    assert len(times) >= 8 and sum(times) >= 0.1 and len(calls) == len(times) + 1
+    assert len(timed(lambda: None, warmup=0, steps=3)) == 3
 
 
 def test_table_formats_missing_cells():

@@ -69,12 +69,14 @@ def train_flops(s: Shape, batch: int, src_len: int, tgt_len: int) -> float:
     return 3.0 * forward_flops(s, batch, src_len, tgt_len)["total"]
 
 
-def timed(fn: Callable[[], Any], *, warmup: int, steps: int) -> list[float]:
-    """Seconds per call of `fn` (which must block until its work is done), after `warmup` calls."""
+def timed(fn: Callable[[], Any], *, warmup: int, steps: int, min_seconds: float = 0.0) -> list[float]:
+    """Seconds per call of `fn` (which must block until its work is done), after `warmup` calls:
+    `steps` calls, and more until they add up to `min_seconds` (a call of a few milliseconds
+    timed 5 times measures the machine's noise, not the call)."""
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(steps):
+    while len(times) < steps or sum(times) < min_seconds:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
