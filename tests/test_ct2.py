@@ -101,6 +101,7 @@ def test_unsupported_models_are_refused_in_one_line():
 def test_the_benchmark_runs_end_to_end_in_a_reduced_size(tmp_path, monkeypatch):
     from experiments.benchmarks import ct2, common
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(ct2, "MIN_SECONDS", 0.05)
     rows = ct2.main(["--models", "multi30k", "--batches", "1", "2", "--out-len", "6", "--folder", str(tmp_path)])
     assert [r["search"] for r in rows] == ["greedy", "beam 4"] * 2
     assert all(r["same"] == f"{r['batch']}/{r['batch']}" for r in rows if r["search"] == "greedy")

@@ -18,8 +18,9 @@ sentence (the same weights compute the same model); beam 4 (GNMT length penalty,
 both) is reported as agreeing sentences, since CTranslate2 ends an example's search as soon as its
 best beam finishes while ours keeps looking while an alive beam can still win. Target tokens/s
 are medians over repeated calls after one warm-up call (jaxformer's includes its compilation,
-reported apart): at least 3 (5 at batch 1), and as many more as fill 3 seconds. Utilisation: the decoding's matmul FLOPs per second (`decode_flops`) over a
-float32 2048^3 `jnp.dot` measured in the same run. Needs the `marian` and `bench` extras.
+reported apart): at least 3 (5 at batch 1), and as many more as fill 3 seconds (MIN_SECONDS).
+Utilisation: the decoding's matmul FLOPs per second (`decode_flops`) over a float32 2048^3
+`jnp.dot` measured in the same run. Needs the `marian` and `bench` extras.
 Writes experiments/results/benchmarks/ct2.json.
 """
 
