@@ -59,7 +59,7 @@ def jax_decode(args: dict[str, Any]) -> dict[str, Any]:
         out = np.asarray(jax.block_until_ready(fn()))
         first = time.perf_counter() - t0
         times = timed(lambda: jax.block_until_ready(fn()), warmup=0, steps=case["repeats"],
-                      min_seconds=case.get("min_seconds", 0.0))
+                      min_seconds=case["min_seconds"])
         rows = []
         for r in out.tolist():
             r = r[:r.index(1)] if 1 in r else r  # our EOS is 1, pad 0
@@ -86,7 +86,7 @@ def ct2_decode(args: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         out = fn()
         first = time.perf_counter() - t0
-        times = timed(fn, warmup=0, steps=case["repeats"], min_seconds=case.get("min_seconds", 0.0))
+        times = timed(fn, warmup=0, steps=case["repeats"], min_seconds=case["min_seconds"])
         results.append({"call_s": median(times), "times": times, "first_call_s": first,
                         "pieces": [r.hypotheses[0] for r in out]})
     return {"cases": results, "version": ctranslate2.__version__}
