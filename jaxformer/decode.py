@@ -32,17 +32,19 @@ Array = jax.Array
 
 # XLA:CPU by default fuses the vocabulary projection with the reductions over the vocabulary that
 # follow it (log_softmax's max and sum, the argmax) into one YNNPACK fusion that runs 2.3x slower
-# than the projection and the reductions apart: 114 against 49 ms for [128, 512] x [512, 58101]
-# (experiments/benchmarks/decode_fusion.py). On the CPU the searches compile every dot on its own.
+# than the projection and the reductions apart: 108 against 48 ms for [128, 512] x [512, 58101]
+# (experiments/benchmarks/decode_fusion.py --micro). On the CPU greedy and sampling compile every
+# dot on its own. Beam search keeps XLA's defaults: its reductions (top_log_probs) do not fuse
+# that way, and the defaults run them with YNNPACK, 3-7% faster a step at beam 4 x 32.
 CPU_COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
 
 
-def _search_jit(**jit_kwargs):
-    """`jax.jit` for a search, with CPU_COMPILER_OPTIONS when the default backend is the CPU
+def _search_jit(cpu_options: dict | None = CPU_COMPILER_OPTIONS, **jit_kwargs):
+    """`jax.jit` for a search, with `cpu_options` when the default backend is the CPU
     (chosen at each call, not at import: importing jaxformer must not start a backend)."""
     def wrap(fn):
         plain = jax.jit(fn, **jit_kwargs)
-        cpu = jax.jit(fn, **jit_kwargs, compiler_options=CPU_COMPILER_OPTIONS)
+        cpu = jax.jit(fn, **jit_kwargs, compiler_options=cpu_options) if cpu_options else plain
         def pick(args) -> Callable:
             traced = any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(args))
             # Inside another jit the outer one compiles (and only a top-level jit takes options).
@@ -168,29 +170,92 @@ def _gather_beams(x: Array, beam_idx: Array) -> Array:
     return jnp.take_along_axis(x, beam_idx.reshape(*beam_idx.shape, *([1] * (x.ndim - 2))), axis=1)
 
 
+def _chunk_width(V: int, k: int) -> int:
+    """The chunk width of a two-stage top-k over V entries (256 chunks), 0 for one stage."""
+    return 0 if V < 4096 or k > 16 else -(-V // 256)
+
+
+def _chunk_maxima(x: Array, C: int) -> Array:
+    """x [R, V] -> the maxima of its chunks of C entries, [R, ceil(V / C)] (the last chunk
+    narrower), read in place: no padded copy of x."""
+    R, V = x.shape
+    full = V // C
+    maxima = x[:, :full * C].reshape(R, full, C).max(axis=-1)
+    if V > full * C:
+        maxima = jnp.concatenate([maxima, x[:, full * C:].max(axis=-1, keepdims=True)], axis=-1)
+    return maxima
+
+
+def _top_k_in_chunks(x: Array, maxima: Array, C: int, k: int, drop: int | None = None) -> tuple[Array, Array]:
+    """The top k of each row of x [R, V] read only from the k chunks with the highest maxima
+    (a chunk ranked below k others holds none of them). `drop`: an id that never counts
+    (-inf), whatever x holds there."""
+    R, V = x.shape
+    chunks = jnp.sort(jax.lax.top_k(maxima, k)[1], axis=-1)  # [R, k], in index order
+    # A chunk of C entries from each; the narrower last one is read as the C entries before V,
+    # the ones that belong to the chunk before it masked.
+    starts = jnp.minimum(chunks * C, V - C)
+    take = jax.vmap(jax.vmap(lambda row, s: jax.lax.dynamic_slice(row, (s,), (C,)), (None, 0)))
+    pos = starts[..., None] + jnp.arange(C)[None, None]  # [R, k, C]
+    keep = pos >= chunks[..., None] * C
+    if drop is not None:
+        keep &= pos != drop
+    cand = jnp.where(keep, take(x, starts), -jnp.inf).reshape(R, k * C)
+    values, p = jax.lax.top_k(cand, k)
+    return values, jnp.take_along_axis(pos.reshape(R, k * C), p, axis=-1)
+
+
 def vocab_top_k(x: Array, k: int) -> tuple[Array, Array]:
     """`jax.lax.top_k` over the last axis (values, indices; ties: lower index first), in two
     stages when that axis is a vocabulary: the best k lie in the k chunks with the highest
-    maxima (a chunk ranked below k others holds none), so a fast vectorised max over 256
-    chunks picks k of them and the sort-like top-k reads only those. XLA:CPU's TopK is one
-    thread over the whole row: 11 ms for k=8 over [128, 58101], 4.7 ms in two stages.
+    maxima, so a fast vectorised max over 256 chunks picks k of them and the sort-like top-k
+    reads only those. XLA:CPU's TopK is one thread over the whole row: 11 ms for k=8 over
+    [128, 58101], 4.7 ms in two stages.
     """
     *lead, V = x.shape
-    if V < 4096 or k > 16:
+    C = _chunk_width(V, k)
+    if not C:
         return jax.lax.top_k(x, k)
-    n = 256
-    C = -(-V // n)  # chunk width; the last chunk padded with -inf, after every real entry
-    rows = jnp.pad(x.reshape(-1, V), ((0, 0), (0, n * C - V)), constant_values=-jnp.inf).reshape(-1, n, C)
-    chunks = jnp.sort(jax.lax.top_k(rows.max(axis=-1), k)[1], axis=-1)  # [R, k], in index order
-    cand = jax.vmap(lambda r, c: r[c])(rows, chunks).reshape(-1, k * C)
-    values, pos = jax.lax.top_k(cand, k)
-    index = jnp.take_along_axis(chunks, pos // C, axis=-1) * C + pos % C
+    rows = x.reshape(-1, V)
+    values, index = _top_k_in_chunks(rows, _chunk_maxima(rows, C), C, k)
     return values.reshape(*lead, k), index.reshape(*lead, k)
 
 
-def top_continuations(alive_logp: Array, logp: Array, n: int) -> tuple[Array, Array, Array]:
-    """The n best one-token continuations of K beams: alive_logp [B, K] and next-token logp
-    [B, K, V] -> (log P [B, n], beam [B, n], token [B, n]), best first.
+def top_log_probs(logits: Array, k: int, *, pad_id: int, pad_in_norm: bool) -> tuple[Array, Array]:
+    """The k best next tokens of each row by log-probability, the pad id never among them:
+    logits [R, V] -> (log P [R, k], token [R, k]), best first.
+
+    Equal to `vocab_top_k` of log_softmax(no_pad(logits)), or of no_pad(log_softmax(logits))
+    with `pad_in_norm` ("hf": the pad's probability stays in the normaliser), without writing
+    the [R, V] log-probabilities: a row's normaliser is one constant, so its best logits are its
+    best log-probabilities, and the row's maximum is the maximum of the chunk maxima the top-k
+    reads anyway. After the projection the vocabulary is read twice (chunk maxima, sum of
+    exponentials), not five times (bias, max, sum, subtract, padded copy: 16 of 127 ms a step
+    of beam 4 x 32 at opus-mt-en-de's size).
+    """
+    V = logits.shape[-1]
+    masked = jnp.where((jnp.arange(V) == pad_id)[None], -jnp.inf, logits)
+    C = _chunk_width(V, k)
+    if C:
+        maxima = _chunk_maxima(masked, C)
+        values, token = _top_k_in_chunks(logits, maxima, C, k, drop=pad_id)
+        top = maxima.max(axis=-1, keepdims=True)
+    else:
+        values, token = jax.lax.top_k(masked, k)
+        top = masked.max(axis=-1, keepdims=True)
+    norm_over = masked
+    if pad_in_norm:
+        top = jnp.maximum(top, logits[:, pad_id:pad_id + 1])
+        norm_over = logits
+    # As jax.nn.log_softmax: (x - max) - log(sum(exp(x - max))).
+    log_norm = jnp.log(jnp.sum(jnp.exp(norm_over - top), axis=-1, keepdims=True))
+    return (values - top) - log_norm, token
+
+
+def top_continuations(alive_logp: Array, beam_logp: Array, beam_token: Array, n: int) -> tuple[Array, Array, Array]:
+    """The n best one-token continuations of K beams: alive_logp [B, K] and each beam's best
+    next tokens, beam_logp and beam_token [B, K, M] (M >= n, or the whole vocabulary; best
+    first, from `top_log_probs`) -> (log P [B, n], beam [B, n], token [B, n]), best first.
 
     The best n of the K * V continuations are among each beam's own best n (adding a beam's score
     keeps its order), so top_k runs per beam, then over K * n, instead of over K * V: the same
@@ -199,17 +264,15 @@ def top_continuations(alive_logp: Array, logp: Array, n: int) -> tuple[Array, Ar
     rounds a beam's distinct log-probabilities to one float (an empty beam at -1e9), the higher
     log-probability, not the lower token id, comes first.
     """
-    B, K, V = logp.shape
-    per_beam = min(n, V)
-    beam_logp, beam_token = vocab_top_k(logp, per_beam)  # [B, K, per_beam]
-    cand = (alive_logp[..., None] + beam_logp).reshape(B, K * per_beam)
+    B, K, M = beam_logp.shape
+    cand = (alive_logp[..., None] + beam_logp).reshape(B, K * M)
     top_logp, top_idx = jax.lax.top_k(cand, n)
     token = jnp.take_along_axis(beam_token.reshape(B, -1), top_idx, axis=1).astype(jnp.int32)
-    return top_logp, top_idx // per_beam, token
+    return top_logp, top_idx // M, token
 
 
-@_search_jit(static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id", "convention",
-                                             "force_eos"))
+@_search_jit(cpu_options=None, static_argnames=("config", "beam_size", "alpha", "max_len", "eos_id", "convention",
+                                                "force_eos"))
 def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, alpha: float = 0.6,
                 max_len: int = 0, eos_id: int = EOS_ID, convention: str = "t2t",
                 force_eos: bool = False) -> tuple[Array, Array]:
@@ -260,12 +323,13 @@ def beam_search(params, src: Array, *, config: ModelConfig, beam_size: int = 4, 
         i = s["i"]
         logits, cache = jf.decode_step(params, s["cache"], s["last"].reshape(B * K), None, valid, config=config,
                                        layers=layers)
+        if force_eos:  # only EOS left: its log-probability is 0
+            logits = _forced_eos(logits, eos_id, i == L - 1)
         # "t2t" renormalises over the tokens that may follow; "hf" masks after the softmax.
-        logp = no_pad(jax.nn.log_softmax(logits), config) if hf else jax.nn.log_softmax(no_pad(logits, config))
-        if force_eos:
-            logp = _forced_eos(logp, eos_id, i == L - 1)
-        logp = logp.reshape(B, K, -1)
-        top_logp, beam_idx, token = top_continuations(s["alive_logp"], logp, 2 * K)  # [B, 2K] each
+        beam_logp, beam_token = top_log_probs(logits, min(2 * K, logits.shape[-1]), pad_id=config.pad_id,
+                                              pad_in_norm=hf)
+        top_logp, beam_idx, token = top_continuations(  # [B, 2K] each
+            s["alive_logp"], beam_logp.reshape(B, K, -1), beam_token.reshape(B, K, -1), 2 * K)
         seq = _gather_beams(s["alive_seq"], beam_idx).at[:, :, i].set(token)  # [B, 2K, L]
         ends = token == eos_id
         if hf:  # reaching the length bound ends a hypothesis too

@@ -120,9 +120,9 @@ def test_learned_positions_cap_the_output_at_max_len_with_a_warning():
 
 
 def test_the_cpu_fusion_setting_changes_no_output():
-    """On the CPU the searches compile with CPU_COMPILER_OPTIONS (dots not fused with the
-    reductions after them); that must be a speed setting only: the same tokens, and scores equal
-    up to the summation order of other matmul kernels."""
+    """On the CPU greedy compiles with CPU_COMPILER_OPTIONS (dots not fused with the reductions
+    after them; beam search keeps XLA's defaults); that must be a speed setting only: the same
+    tokens, and scores equal up to the summation order of other matmul kernels."""
     cfg = jf.preset("tiny", vocab_size=300, d_model=32, d_ff=64, num_heads=4, dropout_rate=0.0)
     params = jf.init(cfg, jax.random.key(3))
     src = jnp.asarray(np.random.default_rng(0).integers(2, 300, size=(8, 9)), jnp.int32)
@@ -143,7 +143,8 @@ def test_top_continuations_pick_what_one_top_k_over_every_continuation_picks(bea
     logp = jnp.asarray(-rng.integers(0, 4, size=(3, beams, vocab)), jnp.float32)
     alive = jnp.asarray(-rng.integers(0, 3, size=(3, beams)), jnp.float32).at[0, 1:].set(-100.0)
     flat_logp, flat_idx = jax.lax.top_k((alive[..., None] + logp).reshape(3, beams * vocab), n)
-    top_logp, beam, token = decode.top_continuations(alive, logp, n)
+    beam_logp, beam_token = decode.vocab_top_k(logp, min(n, vocab))
+    top_logp, beam, token = decode.top_continuations(alive, beam_logp, beam_token, n)
     np.testing.assert_array_equal(top_logp, flat_logp)
     np.testing.assert_array_equal(beam, flat_idx // vocab)
     np.testing.assert_array_equal(token, flat_idx % vocab)
@@ -194,3 +195,28 @@ def test_a_cache_grown_in_stages_decodes_as_one_as_wide_as_the_bound(search, mon
     np.testing.assert_array_equal(outs[4], outs[64])
     np.testing.assert_array_equal(outs[32], outs[64])
     assert (outs[64][..., -1] != 0).all()  # every output ran to the bound
+
+
+@pytest.mark.parametrize("V,k", [(58101, 8), (5000, 6), (300, 8), (5, 5)])
+@pytest.mark.parametrize("pad_in_norm", [False, True])
+def test_top_log_probs_equal_the_top_k_of_the_whole_log_softmax(V, k, pad_in_norm):
+    """The "t2t" (pad out of the normaliser) and "hf" (pad masked after the softmax) log-probabilities
+    of the best k tokens, from logits only; a row of one finite logit stands for a forced EOS."""
+    rng = np.random.default_rng(2)
+    pad = V - 1 if V > 300 else 0  # opus-mt's pad is its last id, ours the first
+    logits = np.round(rng.normal(size=(4, V)) * 3, 1)  # ties
+    logits[1, pad] = logits[1].max() + 2  # the best logit is the pad's
+    logits[2] = -np.inf
+    logits[2, 2] = 0.0
+    logits = jnp.asarray(logits, jnp.float32)
+    is_pad = (jnp.arange(V) == pad)[None]
+    if pad_in_norm:
+        ref = jnp.where(is_pad, -jnp.inf, jax.nn.log_softmax(logits))
+    else:
+        ref = jax.nn.log_softmax(jnp.where(is_pad, -jnp.inf, logits))
+    ref_logp, ref_token = jax.lax.top_k(ref, k)
+    logp, token = jax.jit(decode.top_log_probs, static_argnums=1, static_argnames=("pad_id", "pad_in_norm"))(
+        logits, k, pad_id=pad, pad_in_norm=pad_in_norm)
+    np.testing.assert_array_equal(token, ref_token)
+    np.testing.assert_allclose(logp, ref_logp, rtol=1e-6, atol=1e-6)
+    assert (token[:, 0] != pad).all() and logp[2, 0] == 0.0
