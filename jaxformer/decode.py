@@ -258,7 +258,7 @@ def top_continuations(alive_logp: Array, beam_logp: Array, beam_token: Array, n:
     first, from `top_log_probs`) -> (log P [B, n], beam [B, n], token [B, n]), best first.
 
     The best n of the K * V continuations are among each beam's own best n (adding a beam's score
-    keeps its order), so top_k runs per beam, then over K * n, instead of over K * V: the same
+    keeps its order), so top_k runs over K * M (the caller took each beam's best), not K * V: the same
     candidates in the same order, ties included (lower beam, then lower token id, first), in a
     fraction of the time over a large vocabulary. One difference: where adding the beam's score
     rounds a beam's distinct log-probabilities to one float (an empty beam at -1e9), the higher
