@@ -40,6 +40,8 @@ SHAPES = {
     "small": Shape("small", vocab=8000, d_model=256, d_ff=1024, heads=4, enc_layers=3, dec_layers=3),
     # The paper's base model with its 37000-token shared BPE vocabulary (section 5.1).
     "base": Shape("base", vocab=37000, d_model=512, d_ff=2048, heads=8, enc_layers=6, dec_layers=6),
+    # experiments/multi30k_ende.py's model (Wu et al.'s Transformer-tiny with a 6000-piece vocabulary).
+    "multi30k": Shape("multi30k", vocab=6000, d_model=128, d_ff=256, heads=4, enc_layers=4, dec_layers=4),
     "big": Shape("big", vocab=37000, d_model=1024, d_ff=4096, heads=16, enc_layers=6, dec_layers=6, dropout=0.3),
 }
 
