@@ -1,14 +1,16 @@
 """XLA:CPU compiler options on the train step: which library runs the matmuls and fusions.
 
     python -m experiments.benchmarks.xla_flags [--shape small] [--rounds 2] [--steps 6]
-    python -m experiments.benchmarks.xla_flags --shape multi30k --batch 32 --length 80 --steps 20  # the Multi30k config's step
+    python -m experiments.benchmarks.xla_flags --shape multi30k --batch 32 --length 80 --steps 20
 
-XLA:CPU can hand dots and elementwise/reduction fusions to oneDNN, XNNPACK or YNNPACK instead of
-its own emitters and Eigen. Each option set below runs the same jaxformer train step (the `train`
-benchmark's shape and batch, no peer) in its own worker, the sets interleaved `rounds` times so
-that a noisy neighbour hits all; prints the median step time of each against the defaults, and
-writes experiments/results/benchmarks/xla_flags.json. A set that helps is a lead for
-jaxformer/hostmem.py's start-up settings, not a setting by itself.
+(the second: the step of experiments/multi30k_ende.py, 32 rows of 80 tokens). XLA:CPU can hand
+dots and elementwise/reduction fusions to oneDNN, XNNPACK or YNNPACK instead of its own emitters
+and Eigen. Each option set below runs the same jaxformer train step (the `train` benchmark's
+shape, or `--shape`, `--batch` and `--length`; no peer) in its own worker, the sets interleaved
+`rounds` times so that a noisy neighbour hits all; prints the median step time of each against
+the defaults, and writes experiments/results/benchmarks/xla_flags.json (xla_flags_<shape>.json
+for another shape). A set that helps is a lead for jaxformer/hostmem.py's start-up settings, not
+a setting by itself.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(table(out, [("set", "XLA:CPU options", ""), ("step_s", "s/step (median)", ".3f"),
                       ("tok_s", "tgt tok/s", ",.0f"), ("vs_defaults", "speed vs defaults", ".2f"),
                       ("util", "of jnp.dot", ".0%"), ("compile_s", "compile s", ".1f")]))
-    path = write_json("xla_flags", {"command": "python -m experiments.benchmarks.xla_flags " +
+    name = "xla_flags" if a.shape == "small" else f"xla_flags_{a.shape}"  # one file a shape
+    path = write_json(name, {"command": "python -m experiments.benchmarks.xla_flags " +
                                     " ".join(sys.argv[1:] if argv is None else argv),
                                     "shape": a.shape, "batch": a.batch, "length": a.length,
                                     "threads": a.threads, "rows": out})
