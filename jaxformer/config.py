@@ -218,10 +218,16 @@ class DataConfig:
     # and so the whole run, independent of the number of hosts.
     shards: int = 0
     seed: int = 0
+    # > 0: training pairs are segmented by sampling, afresh each epoch: for a BPE vocabulary each
+    # merge is skipped with this probability (BPE-dropout, Provilkov et al. 2020; they use 0.1),
+    # for a unigram one it is the smoothing alpha of subword regularisation (Kudo 2018). A
+    # regulariser for small corpora; evaluation, decoding and the length filter keep the one
+    # deterministic segmentation.
+    subword_sampling: float = 0.0
 
     def __post_init__(self):
         _check_ranges(self, "data", {"batch_size": 1, "eval_batch_size": 1, "tokens_per_batch": 1, "pack_length": 1,
-                                     "max_length": 1, "max_chars": 1, "shards": 0})
+                                     "max_length": 1, "max_chars": 1, "shards": 0}, ("subword_sampling",))
         _check_data_shapes(self)
         if self.dataset not in ("synthetic", "files", "wmt14", "wmt17"):
             raise ConfigError(f"data.dataset={self.dataset!r} is not one of synthetic, files, wmt14, wmt17")

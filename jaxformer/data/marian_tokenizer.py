@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sentencepiece as spm
@@ -62,11 +63,11 @@ class MarianTokenizer:
         """The checkpoint's ids -> ours."""
         return self.ours[np.asarray(ids)]
 
-    def _ids(self, text: str, sp: spm.SentencePieceProcessor) -> list[int]:
+    def _ids(self, text: str, sp: spm.SentencePieceProcessor, **sampling: Any) -> list[int]:
         code = []
         if text.startswith(">>") and (end := text.find("<<")) != -1:  # a target-language code, kept whole
             code, text = [text[: end + 2]], text[end + 2:]
-        pieces = code + sp.encode(text, out_type=str)
+        pieces = code + sp.encode(text, out_type=str, **sampling)
         return [int(self.ours[self.vocab[p]]) if p in self.vocab else self.unk_id for p in pieces]
 
     def encode(self, text: str) -> np.ndarray:
@@ -82,6 +83,13 @@ class MarianTokenizer:
 
     def encode_target_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [self.encode_target(t) for t in texts]
+
+    def encode_sampled_batch(self, texts: Sequence[str], alpha: float, *, target: bool = False) -> list[np.ndarray]:
+        """Sampled segmentations of source (or target) texts, for fine-tuning with
+        `DataConfig.subword_sampling`; see `Tokenizer.encode_sampled_batch`."""
+        sp = self._target if target else self._source
+        return [np.asarray(self._ids(t, sp, enable_sampling=True, alpha=alpha, nbest_size=-1) + [EOS_ID], np.int32)
+                for t in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Target ids -> text, stopping at the first EOS; padding and <unk> are dropped, as with

@@ -20,12 +20,9 @@ import numpy as np
 
 from jaxformer.config import ConfigError, DataConfig, TokenizerConfig
 from jaxformer.data import batching, builders
+from jaxformer.data.subword_sampling import SampledPairs
+from jaxformer.data.text import feature_text as text
 from jaxformer.data.tokenizer import Tokenizer, train_or_load
-
-
-def text(value: Any) -> str:
-    """A tfds text feature (bytes from array_record) as str."""
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 @dataclasses.dataclass
@@ -156,6 +153,7 @@ def train_examples(prep: Prepared, *, process_index: int = 0, process_count: int
 
     Epoch e is a fresh permutation seeded by (data.seed, e); process p takes every
     process_count-th element of that stream starting at p, so shards are disjoint and cover it.
+    With data.subword_sampling the pairs are segmented by sampling (`subword_sampling.SampledPairs`).
     """
     cfg, tok = prep.config, prep.tokenizer
     source, keep = prep.source(cfg.train_split), prep.train_keep
@@ -165,8 +163,10 @@ def train_examples(prep: Prepared, *, process_index: int = 0, process_count: int
         ex = source[int(keep[i])]
         return {"inputs": tok.encode(text(ex[src_lang])), "targets": tok.encode_target(text(ex[tgt_lang]))}
 
-    ds = grain.MapDataset.range(len(keep)).shuffle(seed=cfg.seed).repeat(None)
-    return ds[process_index::process_count].map(load)
+    order = grain.MapDataset.range(len(keep)).shuffle(seed=cfg.seed).repeat(None)[process_index::process_count]
+    if cfg.subword_sampling > 0:
+        return order.map_with_index(SampledPairs(prep, order, (process_index, process_count)))
+    return order.map(load)
 
 
 def train_batches(prep: Prepared, *, process_index: int = 0, process_count: int = 1) -> grain.IterDataset:

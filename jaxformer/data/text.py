@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jaxformer.config import ConfigError
+
+
+def feature_text(value: Any) -> str:
+    """A tfds text feature (bytes from array_record) as str."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def decode_lines(data: bytes, name: str) -> list[str]:

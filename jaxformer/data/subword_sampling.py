@@ -1,0 +1,90 @@
+"""Sampled subword segmentation of the training stream (BPE-dropout, subword regularisation).
+
+`DataConfig.subword_sampling > 0` segments each training pair afresh every time the stream
+reaches it, so the model sees many segmentations of the same words (Provilkov et al. 2020; Kudo
+2018). The draws must be reproducible, or a resumed run would train on other batches than an
+uninterrupted one: sentencepiece samples from a per-thread generator seeded from a global seed
+when the thread first samples, so the stream is cut into fixed chunks and each chunk is encoded
+in one fresh thread started right after setting the global seed to a digest of (data seed,
+shard, chunk). A pair whose sampled form exceeds `data.max_length` keeps its deterministic one.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any
+
+import grain
+import numpy as np
+import sentencepiece as spm
+
+from jaxformer.data.text import feature_text as _text
+
+CHUNK = 2048  # stream positions encoded together: one thread and one seed each
+_SEEDING = threading.Lock()  # the global seed is shared by every sampler in the process
+
+
+def _in_fresh_thread(seed: int, fn):
+    """fn() run in a new thread whose sentencepiece generator starts from `seed`."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            out.append(fn())
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(e)
+
+    with _SEEDING:
+        spm.set_random_generator_seed(seed)
+        thread = threading.Thread(target=run, name="subword-sampling")
+        thread.start()
+        thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]
+
+
+class SampledPairs:
+    """`(index in the stream, example index) -> {"inputs", "targets"}` for `MapDataset.map_with_index`
+    over one shard's stream `order`, with sampled segmentations drawn a chunk at a time."""
+
+    def __init__(self, prep, order: grain.MapDataset, shard: tuple[int, int], keep_last: int = 4):
+        cfg = prep.config
+        self._prep, self._order, self._alpha = prep, order, cfg.subword_sampling
+        self._max = cfg.max_length
+        self._salt = (cfg.seed, *shard)
+        self._chunks: collections.OrderedDict[int, list[dict[str, np.ndarray]]] = collections.OrderedDict()
+        self._keep_last = keep_last
+        self._lock = threading.Lock()
+
+    def _seed(self, chunk: int) -> int:
+        return int(np.random.SeedSequence((*self._salt, chunk)).generate_state(1)[0])
+
+    def _encode(self, chunk: int) -> list[dict[str, np.ndarray]]:
+        prep, cfg = self._prep, self._prep.config
+        tok, source, keep = prep.tokenizer, prep.source(cfg.train_split), prep.train_keep
+        exs = [source[int(keep[int(self._order[j])])] for j in range(chunk * CHUNK, (chunk + 1) * CHUNK)]
+        src = [_text(ex[cfg.source_lang]) for ex in exs]
+        tgt = [_text(ex[cfg.target_lang]) for ex in exs]
+        sampled_src, sampled_tgt = _in_fresh_thread(self._seed(chunk), lambda: (
+            tok.encode_sampled_batch(src, self._alpha), tok.encode_sampled_batch(tgt, self._alpha, target=True)))
+        pairs = []
+        for s, t, s_text, t_text in zip(sampled_src, sampled_tgt, src, tgt):
+            if len(s) > self._max or len(t) > self._max:  # kept for its deterministic length: use that
+                s, t = tok.encode(s_text), tok.encode_target(t_text)
+            pairs.append({"inputs": s, "targets": t})
+        return pairs
+
+    def __call__(self, index: int, _example: Any) -> dict[str, np.ndarray]:
+        chunk, at = divmod(int(index), CHUNK)
+        with self._lock:  # Grain reads with several threads; each chunk is encoded once
+            pairs = self._chunks.get(chunk)
+            if pairs is None:
+                pairs = self._chunks[chunk] = self._encode(chunk)
+                while len(self._chunks) > self._keep_last:
+                    self._chunks.popitem(last=False)
+            else:
+                self._chunks.move_to_end(chunk)
+        return pairs[at]
