@@ -235,6 +235,11 @@ class DataConfig:
             raise ConfigError(f"data.batching={self.batching!r} is not one of pack, bucket")
         if self.dataset == "files" and not self.files:
             raise ConfigError("data.dataset='files' needs data.files, e.g. (('train', ('corpus/train',)),)")
+        if self.subword_sampling > 0 and not self.tokenizer.pretrained and self.tokenizer.model_type not in ("bpe",
+                                                                                                     "unigram"):
+            raise ConfigError(f"data.subword_sampling={self.subword_sampling:g} needs a bpe or unigram vocabulary "
+                              f"(data.tokenizer.model_type is {self.tokenizer.model_type!r}): set one, or "
+                              "data.subword_sampling=0")
 
 
 def _check_data_shapes(cfg: DataConfig) -> None:

@@ -112,3 +112,6 @@ def test_bad_rates_are_refused():
     for bad in (-0.1, 1.0):
         with pytest.raises(ConfigError, match="subword_sampling"):
             DataConfig(subword_sampling=bad)
+    with pytest.raises(ConfigError, match=r"^data.subword_sampling=0.1 needs a bpe or unigram vocabulary "
+                                          r"\(data.tokenizer.model_type is 'word'\): set one, or"):
+        DataConfig(subword_sampling=0.1, tokenizer=TokenizerConfig(model_type="word"))
