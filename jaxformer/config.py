@@ -220,9 +220,10 @@ class DataConfig:
     seed: int = 0
     # > 0: training pairs are segmented by sampling, afresh each epoch: for a BPE vocabulary each
     # merge is skipped with this probability (BPE-dropout, Provilkov et al. 2020; they use 0.1),
-    # for a unigram one it is the smoothing alpha of subword regularisation (Kudo 2018). A
-    # regulariser for small corpora; evaluation, decoding and the length filter keep the one
-    # deterministic segmentation.
+    # for a unigram one it is the smoothing alpha of subword regularisation (Kudo 2018), which
+    # runs the other way: the smaller, the more random (0.1 is a common choice). A regulariser
+    # for small corpora; evaluation, decoding and the length filter keep the one deterministic
+    # segmentation.
     subword_sampling: float = 0.0
 
     def __post_init__(self):

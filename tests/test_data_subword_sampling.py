@@ -15,19 +15,23 @@ from jaxformer.data.marian_tokenizer import MarianTokenizer
 SYLLABLES = "ka ro mi tan sel ber un dor lis ve pra gon hu sti mel".split()
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sampling")
+def corpus(root, *, copy=False, model_type="bpe", rate=0.1):
+    """300 pairs of made-up words; the target side reversed, or (copy) the source itself."""
     rng = np.random.default_rng(0)
     words = ["".join(rng.choice(SYLLABLES, size=rng.integers(1, 5))) for _ in range(300)]
     lines = [" ".join(rng.choice(words, size=rng.integers(2, 12))) for _ in range(300)]
     for split in ("train", "val"):
         Path(root / f"{split}.en").write_text("\n".join(lines) + "\n")
-        Path(root / f"{split}.de").write_text("\n".join(line[::-1] for line in lines) + "\n")
+        Path(root / f"{split}.de").write_text("\n".join(line if copy else line[::-1] for line in lines) + "\n")
     cfg = DataConfig(dataset="files", files=(("train", (str(root / "train"),)), ("validation", (str(root / "val"),))),
-                     data_dir=str(root / "data"), tokenizer=TokenizerConfig(vocab_size=400, model_type="bpe"),
-                     max_length=60, batch_size=8, pack_length=64, eval_batch_size=8, subword_sampling=0.1)
+                     data_dir=str(root / "data"), tokenizer=TokenizerConfig(vocab_size=400, model_type=model_type),
+                     max_length=60, batch_size=8, pack_length=64, eval_batch_size=8, subword_sampling=rate)
     return pipeline.prepare(cfg, log=lambda *_: None)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    return corpus(tmp_path_factory.mktemp("sampling"))
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +63,25 @@ def test_sampled_pairs_are_the_same_text_in_other_pieces(prepared):
     # The next epoch visits every pair again with other draws.
     again = {tuple(sampled[i]["inputs"].tolist()) for i in range(n, 2 * n)}
     assert again != {tuple(sampled[i]["inputs"].tolist()) for i in range(n)}
+
+
+def test_each_side_draws_its_own_pieces(tmp_path):
+    """A pair with the same text on both sides (names, numbers, copied segments) is not cut the
+    same way on both: each side has its own seed."""
+    copied = corpus(tmp_path, copy=True)
+    stream = pipeline.train_examples(copied)
+    same = sum(np.array_equal(stream[i]["inputs"], stream[i]["targets"]) for i in range(200))
+    assert same < 100
+
+
+def test_a_unigram_vocabulary_samples_segmentations(tmp_path):
+    prep = corpus(tmp_path, model_type="unigram", rate=0.1)  # for unigram: the smoothing alpha
+    tok, stream = prep.tokenizer, pipeline.train_examples(prep)
+    plain = pipeline.train_examples(with_config(prep, subword_sampling=0.0))
+    assert all(tok.decode(stream[i]["targets"]) == tok.decode(plain[i]["targets"]) for i in range(100))
+    assert sum(not np.array_equal(stream[i]["targets"], plain[i]["targets"]) for i in range(100)) > 30
+    again = pipeline.train_examples(prep)
+    assert all(np.array_equal(stream[i]["inputs"], again[i]["inputs"]) for i in range(100))
 
 
 def test_draws_are_reproducible_and_a_restored_iterator_continues_exactly(prepared):

@@ -4,9 +4,11 @@
 reaches it, so the model sees many segmentations of the same words (Provilkov et al. 2020; Kudo
 2018). The draws must be reproducible, or a resumed run would train on other batches than an
 uninterrupted one: sentencepiece samples from a per-thread generator seeded from a global seed
-when the thread first samples, so the stream is cut into fixed chunks and each chunk is encoded
-in one fresh thread started right after setting the global seed to a digest of (data seed,
-shard, chunk). A pair whose sampled form exceeds `data.max_length` keeps its deterministic one.
+when the thread first samples, so the stream is cut into fixed chunks and each side of a chunk
+is encoded in a fresh thread (sentencepiece's own worker thread for a list, ours around
+string-by-string encoders) started right after setting the global seed to a digest of (data
+seed, shard, chunk, side). A pair whose sampled form exceeds `data.max_length` keeps its
+deterministic one.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ class SampledPairs:
         self._keep_last = keep_last
         self._lock = threading.Lock()
 
-    def _seed(self, chunk: int) -> int:
-        return int(np.random.SeedSequence((*self._salt, chunk)).generate_state(1)[0])
+    def _seed(self, chunk: int, side: int) -> int:
+        # 31 bits: sentencepiece ignores 2**32 - 1, its "no seed" value.
+        return int(np.random.SeedSequence((*self._salt, chunk, side)).generate_state(1)[0]) & 0x7FFFFFFF
 
     def _encode(self, chunk: int) -> list[dict[str, np.ndarray]]:
         prep, cfg = self._prep, self._prep.config
@@ -68,8 +71,11 @@ class SampledPairs:
         exs = [source[int(keep[int(self._order[j])])] for j in range(chunk * CHUNK, (chunk + 1) * CHUNK)]
         src = [_text(ex[cfg.source_lang]) for ex in exs]
         tgt = [_text(ex[cfg.target_lang]) for ex in exs]
-        sampled_src, sampled_tgt = _in_fresh_thread(self._seed(chunk), lambda: (
-            tok.encode_sampled_batch(src, self._alpha), tok.encode_sampled_batch(tgt, self._alpha, target=True)))
+        # One seed per side: under one seed a pair with the same text on both sides (names,
+        # numbers, copied segments) would get the same pieces on both.
+        sampled_src = _in_fresh_thread(self._seed(chunk, 0), lambda: tok.encode_sampled_batch(src, self._alpha))
+        sampled_tgt = _in_fresh_thread(self._seed(chunk, 1),
+                                       lambda: tok.encode_sampled_batch(tgt, self._alpha, target=True))
         pairs = []
         for s, t, s_text, t_text in zip(sampled_src, sampled_tgt, src, tgt):
             if len(s) > self._max or len(t) > self._max:  # kept for its deterministic length: use that

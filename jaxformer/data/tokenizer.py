@@ -48,9 +48,9 @@ class Tokenizer:
     encode_target_batch = encode_batch
 
     def encode_sampled_batch(self, texts: Sequence[str], alpha: float, *, target: bool = False) -> list[np.ndarray]:
-        """Like `encode_batch`, with a sampled segmentation (`DataConfig.subword_sampling`). Draws
-        from sentencepiece's generator of the calling thread, in one thread, so that a fresh thread
-        started after `spm.set_random_generator_seed` draws the same pieces every time."""
+        """Like `encode_batch`, with a sampled segmentation (`DataConfig.subword_sampling`).
+        sentencepiece encodes the list in a worker thread of its own, whose generator starts from
+        the global seed (`spm.set_random_generator_seed`): the same seed, the same pieces."""
         pieces = self._sp.encode(list(texts), enable_sampling=True, alpha=alpha, nbest_size=-1, num_threads=1)
         return [np.asarray(ids + [EOS_ID], np.int32) for ids in pieces]
 
