@@ -56,7 +56,7 @@ def refusal(workdir, diff: str) -> str:
     (EXP, "data.pack_length=64", "data.pack_length: 32 there, 64 here"),
     (EXP, "data.shards=2", "data.shards: 0 there, 2 here"),
     (EXP, "data.seed=1", "data.seed: 0 there, 1 here"),
-    (EXP, "data.subword_sampling=0.1", "data.subword_sampling: 0.0 there, 0.1 here"),
+    (PRETRAINED, "data.subword_sampling=0.1", "data.subword_sampling: 0.0 there, 0.1 here"),  # word: refused
     (BUCKETED, "data.tokens_per_batch=128", "data.tokens_per_batch: 64 there, 128 here"),
     (BUCKETED, "data.bucket_boundaries=(8, 12, 16)", "data.bucket_boundaries: (8, 16) there, (8, 12, 16) here"),
 ])
