@@ -21,7 +21,7 @@ import grain
 import numpy as np
 import sentencepiece as spm
 
-from jaxformer.data.text import feature_text as _text
+from jaxformer.data.text import feature_text
 
 CHUNK = 2048  # stream positions encoded together: one thread and one seed each
 _SEEDING = threading.Lock()  # the global seed is shared by every sampler in the process
@@ -53,10 +53,8 @@ class SampledPairs:
     over one shard's stream `order`, with sampled segmentations drawn a chunk at a time."""
 
     def __init__(self, prep, order: grain.MapDataset, shard: tuple[int, int], keep_last: int = 4):
-        cfg = prep.config
-        self._prep, self._order, self._alpha = prep, order, cfg.subword_sampling
-        self._max = cfg.max_length
-        self._salt = (cfg.seed, *shard)
+        self._prep, self._order = prep, order
+        self._salt = (prep.config.seed, *shard)
         self._chunks: collections.OrderedDict[int, list[dict[str, np.ndarray]]] = collections.OrderedDict()
         self._keep_last = keep_last
         self._lock = threading.Lock()
@@ -69,16 +67,17 @@ class SampledPairs:
         prep, cfg = self._prep, self._prep.config
         tok, source, keep = prep.tokenizer, prep.source(cfg.train_split), prep.train_keep
         exs = [source[int(keep[int(self._order[j])])] for j in range(chunk * CHUNK, (chunk + 1) * CHUNK)]
-        src = [_text(ex[cfg.source_lang]) for ex in exs]
-        tgt = [_text(ex[cfg.target_lang]) for ex in exs]
+        src = [feature_text(ex[cfg.source_lang]) for ex in exs]
+        tgt = [feature_text(ex[cfg.target_lang]) for ex in exs]
         # One seed per side: under one seed a pair with the same text on both sides (names,
         # numbers, copied segments) would get the same pieces on both.
-        sampled_src = _in_fresh_thread(self._seed(chunk, 0), lambda: tok.encode_sampled_batch(src, self._alpha))
-        sampled_tgt = _in_fresh_thread(self._seed(chunk, 1),
-                                       lambda: tok.encode_sampled_batch(tgt, self._alpha, target=True))
+        sampled_src, sampled_tgt = (
+            _in_fresh_thread(self._seed(chunk, side),
+                             lambda: tok.encode_sampled_batch(texts, cfg.subword_sampling, target=bool(side)))
+            for side, texts in enumerate((src, tgt)))
         pairs = []
         for s, t, s_text, t_text in zip(sampled_src, sampled_tgt, src, tgt):
-            if len(s) > self._max or len(t) > self._max:  # kept for its deterministic length: use that
+            if max(len(s), len(t)) > cfg.max_length:  # kept for its deterministic length: use that
                 s, t = tok.encode(s_text), tok.encode_target(t_text)
             pairs.append({"inputs": s, "targets": t})
         return pairs
