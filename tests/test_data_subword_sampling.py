@@ -1,5 +1,6 @@
 """Sampled subword segmentation of training pairs (data.subword_sampling, BPE-dropout): same text,
-other pieces, redrawn each epoch, and exactly reproducible, so that resume == uninterrupted."""
+other pieces, redrawn each epoch, and within one process exactly reproducible (across processes
+sentencepiece's draws differ: see jaxformer/data/subword_sampling.py)."""
 
 import dataclasses
 import json

@@ -100,8 +100,9 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(config_file, uninterru
 
 @pytest.mark.slow  # three short runs, about 30 s on 2 cores; the data tests check the draws' restore by default
 def test_resume_equals_uninterrupted_with_subword_sampling(config_file, tmp_path):
-    """BPE-dropout draws depend only on (data seed, position in the stream): a resumed run
-    segments the remaining pairs as the uninterrupted one did."""
+    """Within one process BPE-dropout draws depend only on (data seed, position in the stream):
+    a run resumed in the same process segments the remaining pairs as the uninterrupted one did
+    (a new process redraws them; see jaxformer/data/subword_sampling.py)."""
     said = []
     exp = apply_overrides(load_experiment(str(config_file), []),
                           ["data.subword_sampling=0.2", "data.tokenizer.model_type=bpe", "data.tokenizer.vocab_size=60",

@@ -2,13 +2,15 @@
 
 `DataConfig.subword_sampling > 0` segments each training pair afresh every time the stream
 reaches it, so the model sees many segmentations of the same words (Provilkov et al. 2020; Kudo
-2018). The draws must be reproducible, or a resumed run would train on other batches than an
-uninterrupted one: sentencepiece samples from a per-thread generator seeded from a global seed
-when the thread first samples, so the stream is cut into fixed chunks and each side of a chunk
-is encoded in a fresh thread (sentencepiece's own worker thread for a list, ours around
-string-by-string encoders) started right after setting the global seed to a digest of (data
-seed, shard, chunk, side). A pair whose sampled form exceeds `data.max_length` keeps its
-deterministic one.
+2018). The stream is cut into fixed chunks and each side of a chunk is encoded in a fresh thread
+(sentencepiece's own worker thread for a list, ours around string-by-string encoders) started
+right after setting sentencepiece's global seed to a digest of (data seed, shard, chunk, side),
+so that the draws do not depend on which Grain thread asks first, and within one process the
+same chunk always gets the same pieces. Across processes they differ (measured with
+sentencepiece 0.2.3: the same seed in two processes gives other pieces), so a run resumed in a
+new process, unlike one without sampling, trains on other segmentations of the same pairs in the
+same order than the uninterrupted run. A pair whose sampled form exceeds `data.max_length`
+keeps its deterministic one.
 """
 
 from __future__ import annotations
