@@ -223,7 +223,7 @@ class DataConfig:
     # for a unigram one it is the smoothing alpha of subword regularisation (Kudo 2018), which
     # runs the other way: the smaller, the more random (0.1 is a common choice). A regulariser
     # for small corpora; evaluation, decoding and the length filter keep the one deterministic
-    # segmentation.
+    # segmentation. The draws depend only on (seed, position in the stream), in any process.
     subword_sampling: float = 0.0
 
     def __post_init__(self):

@@ -89,7 +89,7 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
     if exp.data.subword_sampling > 0:
         say(f"data: training pairs segmented by sampling, redrawn each epoch (data.subword_sampling="
             f"{exp.data.subword_sampling:g}); evaluation uses the one deterministic segmentation; a resume in a "
-            "new process redraws the segmentations (same pairs, same order)")
+            "new process draws the same segmentations")
     writer = cleanup.enter_context(contextlib.closing(MetricWriter(workdir, enabled=main, log=say)))
     saver = SaveGuard(ckpt, t.on_save_error, log=say)
     state, start, used_s = resume.initial_state(exp, ckpt, shard, batches, say)

@@ -1,9 +1,14 @@
 """Sampled subword segmentation of training pairs (data.subword_sampling, BPE-dropout): same text,
-other pieces, redrawn each epoch, and within one process exactly reproducible (across processes
-sentencepiece's draws differ: see jaxformer/data/subword_sampling.py)."""
+other pieces, redrawn each epoch, and exactly reproducible from the position in the stream, in
+this process or another."""
 
 import dataclasses
+import hashlib
 import json
+import pickle
+import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +112,25 @@ def test_draws_are_reproducible_and_a_restored_iterator_continues_exactly(prepar
                               first[0]["inputs"])
 
 
+STREAM_DIGEST = """
+import hashlib, pickle, sys
+from jaxformer.data import pipeline, subword_sampling
+subword_sampling.CHUNK = 16
+prep = pipeline.prepare(pickle.loads(bytes.fromhex(sys.argv[1])), log=lambda *_: None)
+stream = pipeline.train_examples(prep)
+print(hashlib.sha256(b"".join(stream[i][k].tobytes() for i in range(100) for k in ("inputs", "targets"))).hexdigest())
+"""
+
+
+def test_a_new_process_draws_the_same_pieces_at_the_same_positions(prepared):
+    """What a resume in a new process relies on: the stream's pieces depend only on the position."""
+    stream = pipeline.train_examples(prepared)
+    here = hashlib.sha256(b"".join(stream[i][k].tobytes() for i in range(100) for k in ("inputs", "targets")))
+    there = subprocess.run([sys.executable, "-c", STREAM_DIGEST, pickle.dumps(prepared.config).hex()],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    assert there == here.hexdigest()
+
+
 def test_shards_sample_disjoint_parts_of_one_epoch(prepared):
     tok, n = prepared.tokenizer, len(prepared.train_keep)
     streams = [pipeline.train_examples(prepared, process_index=p, process_count=2) for p in range(2)]
@@ -124,12 +148,15 @@ def test_an_imported_tokenizer_samples_each_side_with_its_own_model(prepared):
     marian = MarianTokenizer(tok.model_proto, tok.model_proto, vocab, pad_id=0, eos_id=1)
     lines = [pipeline.text(prepared.source("train")[i]["en"]) for i in range(40)]
     for target in (False, True):
-        sampled = sampling._in_fresh_thread(7, lambda: marian.encode_sampled_batch(lines, 0.1, target=target))
+        sampled = marian.encode_sampled_batch(lines, 0.1, random.Random(7), target=target)
         assert [marian.decode(ids) for ids in sampled] == lines
         plain = marian.encode_target_batch(lines) if target else marian.encode_batch(lines)
         assert sum(len(a) for a in sampled) > sum(len(a) for a in plain)
-        again = sampling._in_fresh_thread(7, lambda: marian.encode_sampled_batch(lines, 0.1, target=target))
+        again = marian.encode_sampled_batch(lines, 0.1, random.Random(7), target=target)
         assert all(np.array_equal(a, b) for a, b in zip(sampled, again))
+        # Marian's ids are the same pieces as the tokenizer's own sampled ones (here one numbering).
+        own = tok.encode_sampled_batch(lines, 0.1, random.Random(7), target=target)
+        assert all(np.array_equal(a, b) for a, b in zip(sampled, own))
 
 
 def test_bad_rates_are_refused():

@@ -98,20 +98,22 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(config_file, uninterru
     assert train_losses(tmp_path) == expected  # exactly: same batches, same updates
 
 
-@pytest.mark.slow  # three short runs, about 30 s on 2 cores; the data tests check the draws' restore by default
-def test_resume_equals_uninterrupted_with_subword_sampling(config_file, tmp_path):
-    """Within one process BPE-dropout draws depend only on (data seed, position in the stream):
-    a run resumed in the same process segments the remaining pairs as the uninterrupted one did
-    (a new process redraws them; see jaxformer/data/subword_sampling.py)."""
+@pytest.mark.slow  # three short runs, one in a new process: about 40 s on 2 cores
+def test_resume_in_a_new_process_equals_uninterrupted_with_subword_sampling(config_file, tmp_path):
+    """BPE-dropout draws depend only on (data seed, position in the stream): a run resumed in a
+    new process segments the remaining pairs as the uninterrupted one did."""
     said = []
-    exp = apply_overrides(load_experiment(str(config_file), []),
-                          ["data.subword_sampling=0.2", "data.tokenizer.model_type=bpe", "data.tokenizer.vocab_size=60",
-                           "model.vocab_size=60", "train.num_steps=6", "train.profile_steps=()",
-                           "train.test_beam_size=1", "train.eval_bleu_examples=0"])
+    overrides = ["data.subword_sampling=0.2", "data.tokenizer.model_type=bpe", "data.tokenizer.vocab_size=60",
+                 "model.vocab_size=60", "train.num_steps=6", "train.profile_steps=()", "train.test_beam_size=1",
+                 "train.eval_bleu_examples=0"]
+    exp = apply_overrides(load_experiment(str(config_file), []), overrides)
     loop.run(exp, tmp_path / "full", log=lambda *a, **k: said.append(" ".join(map(str, a))))
     assert any("segmented by sampling" in line for line in said)
     loop.run(exp, tmp_path / "resumed", log=lambda *a, **k: None, stop_after=3)
-    loop.run(exp, tmp_path / "resumed", log=lambda *a, **k: None)
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    subprocess.run([sys.executable, "-m", "jaxformer.cli", "train", "--config", str(config_file), "--workdir",
+                    str(tmp_path / "resumed"), *[a for o in overrides for a in ("--set", o)]],
+                   env=env, check=True, capture_output=True)
     assert train_losses(tmp_path / "resumed") == train_losses(tmp_path / "full")
 
 

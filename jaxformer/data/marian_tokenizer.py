@@ -9,18 +9,20 @@ between the two numberings; texts tokenize to the same pieces as transformers' M
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import random
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import sentencepiece as spm
 
 from jaxformer.config import ConfigError
+from jaxformer.data.segment_sampler import SegmentSampler
 from jaxformer.data.tokenizer import EOS_ID, PAD_ID
 
 FILES = ("source.spm", "target.spm", "vocab.json")
@@ -49,6 +51,7 @@ class MarianTokenizer:
         self.ours = np.argsort(self.order)  # ours[Marian's id] = our id
         self.piece_of = {int(self.ours[i]): p for p, i in vocab.items()}
         self.unk_id = int(self.ours[vocab[unk]])
+        self._samplers: list[SegmentSampler] | None = None  # source, target: made when first used
         self.language_codes = {p for p in vocab if p.startswith(">>") and p.endswith("<<")}
 
     @property
@@ -63,11 +66,12 @@ class MarianTokenizer:
         """The checkpoint's ids -> ours."""
         return self.ours[np.asarray(ids)]
 
-    def _ids(self, text: str, sp: spm.SentencePieceProcessor, **sampling: Any) -> list[int]:
+    def _ids(self, text: str, sp: spm.SentencePieceProcessor, sample: Callable[[str], list[str]] | None = None
+             ) -> list[int]:
         code = []
         if text.startswith(">>") and (end := text.find("<<")) != -1:  # a target-language code, kept whole
             code, text = [text[: end + 2]], text[end + 2:]
-        pieces = code + sp.encode(text, out_type=str, **sampling)
+        pieces = code + (sample(text) if sample else sp.encode(text, out_type=str))
         return [int(self.ours[self.vocab[p]]) if p in self.vocab else self.unk_id for p in pieces]
 
     def encode(self, text: str) -> np.ndarray:
@@ -84,12 +88,15 @@ class MarianTokenizer:
     def encode_target_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         return [self.encode_target(t) for t in texts]
 
-    def encode_sampled_batch(self, texts: Sequence[str], alpha: float, *, target: bool = False) -> list[np.ndarray]:
+    def encode_sampled_batch(self, texts: Sequence[str], rate: float, rng: random.Random, *,
+                             target: bool = False) -> list[np.ndarray]:
         """Sampled segmentations of source (or target) texts, for fine-tuning with
         `DataConfig.subword_sampling`; see `Tokenizer.encode_sampled_batch`."""
-        sp = self._target if target else self._source
-        return [np.asarray(self._ids(t, sp, enable_sampling=True, alpha=alpha, nbest_size=-1) + [EOS_ID], np.int32)
-                for t in texts]
+        side = int(target)
+        if self._samplers is None or self._samplers[side].rate != rate:
+            self._samplers = [SegmentSampler(proto, rate) for proto in self.protos]
+        sp, sample = (self._source, self._target)[side], functools.partial(self._samplers[side].pieces, rng=rng)
+        return [np.asarray(self._ids(t, sp, sample) + [EOS_ID], np.int32) for t in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Target ids -> text, stopping at the first EOS; padding and <unk> are dropped, as with

@@ -2,52 +2,27 @@
 
 `DataConfig.subword_sampling > 0` segments each training pair afresh every time the stream
 reaches it, so the model sees many segmentations of the same words (Provilkov et al. 2020; Kudo
-2018). The stream is cut into fixed chunks and each side of a chunk is encoded in a fresh thread
-(sentencepiece's own worker thread for a list, ours around string-by-string encoders) started
-right after setting sentencepiece's global seed to a digest of (data seed, shard, chunk, side),
-so that the draws do not depend on which Grain thread asks first, and within one process the
-same chunk always gets the same pieces. Across processes they differ (measured with
-sentencepiece 0.2.3: the same seed in two processes gives other pieces), so a run resumed in a
-new process, unlike one without sampling, trains on other segmentations of the same pairs in the
-same order than the uninterrupted run. A pair whose sampled form exceeds `data.max_length`
-keeps its deterministic one.
+2018). The stream is cut into fixed chunks, and each side of a chunk is segmented with a
+generator seeded by a digest of (data seed, shard, chunk, side) (`segment_sampler`, sentencepiece's
+algorithms in Python), so the pieces depend only on the position in the stream: not on which Grain
+thread asks first, nor on the process. A run resumed in a new process trains on the segmentations
+of the uninterrupted run. A pair whose sampled form exceeds `data.max_length` keeps its
+deterministic one.
 """
 
 from __future__ import annotations
 
 import collections
+import random
 import threading
 from typing import Any
 
 import grain
 import numpy as np
-import sentencepiece as spm
 
 from jaxformer.data.text import feature_text
 
-CHUNK = 2048  # stream positions encoded together: one thread and one seed each
-_SEEDING = threading.Lock()  # the global seed is shared by every sampler in the process
-
-
-def _in_fresh_thread(seed: int, fn):
-    """fn() run in a new thread whose sentencepiece generator starts from `seed`."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            out.append(fn())
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            errors.append(e)
-
-    with _SEEDING:
-        spm.set_random_generator_seed(seed)
-        thread = threading.Thread(target=run, name="subword-sampling")
-        thread.start()
-        thread.join()
-    if errors:
-        raise errors[0]
-    return out[0]
+CHUNK = 2048  # stream positions segmented together, with one generator per side
 
 
 class SampledPairs:
@@ -61,9 +36,9 @@ class SampledPairs:
         self._keep_last = keep_last
         self._lock = threading.Lock()
 
-    def _seed(self, chunk: int, side: int) -> int:
-        # 31 bits: sentencepiece ignores 2**32 - 1, its "no seed" value.
-        return int(np.random.SeedSequence((*self._salt, chunk, side)).generate_state(1)[0]) & 0x7FFFFFFF
+    def _rng(self, chunk: int, side: int) -> random.Random:
+        words = np.random.SeedSequence((*self._salt, chunk, side)).generate_state(4)
+        return random.Random(int.from_bytes(words.astype("<u4").tobytes(), "little"))
 
     def _encode(self, chunk: int) -> list[dict[str, np.ndarray]]:
         prep, cfg = self._prep, self._prep.config
@@ -73,10 +48,9 @@ class SampledPairs:
         tgt = [feature_text(ex[cfg.target_lang]) for ex in exs]
         # One seed per side: under one seed a pair with the same text on both sides (names,
         # numbers, copied segments) would get the same pieces on both.
-        sampled_src, sampled_tgt = (
-            _in_fresh_thread(self._seed(chunk, side),
-                             lambda: tok.encode_sampled_batch(texts, cfg.subword_sampling, target=bool(side)))
-            for side, texts in enumerate((src, tgt)))
+        sampled_src, sampled_tgt = (tok.encode_sampled_batch(texts, cfg.subword_sampling, self._rng(chunk, side),
+                                                             target=bool(side))
+                                    for side, texts in enumerate((src, tgt)))
         pairs = []
         for s, t, s_text, t_text in zip(sampled_src, sampled_tgt, src, tgt):
             if max(len(s), len(t)) > cfg.max_length:  # kept for its deterministic length: use that

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import sentencepiece as spm
 
 from jaxformer.config import ConfigError, TokenizerConfig
+from jaxformer.data.segment_sampler import SegmentSampler
 
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2  # pad doubles as the decoder's start token; no BOS
 
@@ -31,6 +33,7 @@ class Tokenizer:
     def __init__(self, model_proto: bytes):
         self._sp = spm.SentencePieceProcessor(model_proto=model_proto)
         self.model_proto = model_proto
+        self._sampling: SegmentSampler | None = None  # made on first use (data.subword_sampling)
 
     @property
     def vocab_size(self) -> int:
@@ -47,12 +50,19 @@ class Tokenizer:
     encode_target = encode
     encode_target_batch = encode_batch
 
-    def encode_sampled_batch(self, texts: Sequence[str], alpha: float, *, target: bool = False) -> list[np.ndarray]:
-        """Like `encode_batch`, with a sampled segmentation (`DataConfig.subword_sampling`).
-        sentencepiece encodes the list in a worker thread of its own, whose generator starts from
-        the global seed (`spm.set_random_generator_seed`): the same seed, the same pieces."""
-        pieces = self._sp.encode(list(texts), enable_sampling=True, alpha=alpha, nbest_size=-1, num_threads=1)
-        return [np.asarray(ids + [EOS_ID], np.int32) for ids in pieces]
+    def encode_sampled_batch(self, texts: Sequence[str], rate: float, rng: random.Random, *,
+                             target: bool = False) -> list[np.ndarray]:
+        """Like `encode_batch`, with segmentations drawn from `rng` (`DataConfig.subword_sampling`):
+        the same generator state, the same ids, in any process."""
+        sampler = self._sampler(rate)
+        return [np.asarray([self._piece_ids.get(p, UNK_ID) for p in sampler.pieces(t, rng)] + [EOS_ID], np.int32)
+                for t in texts]
+
+    def _sampler(self, rate: float) -> SegmentSampler:
+        if self._sampling is None or self._sampling.rate != rate:
+            self._piece_ids = {self._sp.id_to_piece(i): i for i in range(self.vocab_size)}
+            self._sampling = SegmentSampler(self.model_proto, rate)
+        return self._sampling
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, stopping at the first EOS and ignoring padding."""
