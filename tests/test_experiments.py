@@ -36,3 +36,19 @@ def test_paper_setups():
     assert big_de.model.dropout_rate == 0.3 and big_de.train.num_steps == 300_000
     ls = load_experiment(str(EXPERIMENTS / "paper" / "table3_D_ls0.py"), [])
     assert ls.train.label_smoothing == 0.0 and ls.data.test_split == "validation"
+
+
+def test_the_lowercased_multi30k_copies(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXPERIMENTS))
+    import multi30k_ende_lc as lc
+    corpus = tmp_path / "multi30k"
+    corpus.mkdir()
+    for split in lc.SPLITS:
+        for lang in lc.LANGS:
+            (corpus / f"{split}.{lang}").write_text(f"Zwei Männer, {split.upper()} ÄÖÜ.\nA Dog\n", encoding="utf-8")
+    out = lc.lowercased_copies(corpus, tmp_path / "lc")
+    assert (out / "val.de").read_text(encoding="utf-8") == "zwei männer, val äöü.\na dog\n"
+    before = (out / "train.en").stat().st_mtime_ns
+    assert lc.lowercased_copies(corpus, out) == out and (out / "train.en").stat().st_mtime_ns == before  # kept
+    (corpus / "test_2016_flickr.de").unlink()  # incomplete: the corpus itself, whose missing file training names
+    assert lc.lowercased_copies(corpus, tmp_path / "lc2") == corpus and not (tmp_path / "lc2").exists()
