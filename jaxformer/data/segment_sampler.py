@@ -39,6 +39,16 @@ _FLT_MIN = 1.1754943508222875e-38  # where sentencepiece's unigram starts its ma
 _CACHED_WORDS = 200_000
 
 
+def _per_word(cache: dict, word: str, make):
+    """cache[word], made by make(word) on a miss; a full cache starts again empty."""
+    found = cache.get(word)
+    if found is None:
+        if len(cache) >= _CACHED_WORDS:
+            cache.clear()
+        found = cache[word] = make(word)
+    return found
+
+
 class SegmentSampler:
     """`pieces(text, rng)`: one segmentation of `text` drawn with `rate` (BPE: the dropout
     probability; unigram: the smoothing exponent alpha), as sentencepiece piece strings."""
@@ -116,11 +126,7 @@ class SegmentSampler:
         return pieces, frozen, agenda, parts
 
     def _bpe(self, word: str, rng: random.Random) -> list[tuple[str, bool]]:
-        start = self._starts.get(word)
-        if start is None:
-            if len(self._starts) >= _CACHED_WORDS:
-                self._starts.clear()
-            start = self._starts[word] = self._bpe_start(word)
+        start = _per_word(self._starts, word, self._bpe_start)
         pieces, frozen, agenda, parts = start[0].copy(), start[1], start[2].copy(), start[3].copy()
         n, score, rate = len(pieces), self._score, self.rate
         following, preceding = list(range(1, n)) + [-1], list(range(-1, n - 1))
@@ -186,11 +192,7 @@ class SegmentSampler:
         return table
 
     def _unigram(self, word: str, rng: random.Random) -> list[tuple[str, bool]]:
-        table = self._lattices.get(word)
-        if table is None:
-            if len(self._lattices) >= _CACHED_WORDS:
-                self._lattices.clear()
-            table = self._lattices[word] = self._lattice(word)
+        table = _per_word(self._lattices, word, self._lattice)
         out, end = [], len(word)
         while end > 0:
             cumulative, nodes = table[end]
