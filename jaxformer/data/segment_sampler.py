@@ -110,18 +110,26 @@ class SegmentSampler:
             at += len(match)
         return pieces, frozen
 
+    def _pair(self, pieces: list[str], frozen: list[bool], left: int, right: int,
+              parts: dict[str, tuple[str, str]]) -> tuple[float, int, int, int] | None:
+        """The agenda entry of merging two adjacent symbols (best score first, then leftmost), or
+        None where the merged piece is not in the model; notes the halves of an unused piece."""
+        if left < 0 or right < 0 or frozen[left] or frozen[right]:
+            return None
+        merged = pieces[left] + pieces[right]
+        if (s := self._score.get(merged)) is None:
+            return None
+        if merged in self._unused:
+            parts[merged] = (pieces[left], pieces[right])
+        return -s, left, right, len(merged)
+
     def _bpe_start(self, word: str) -> tuple[list[str], list[bool], list[tuple[float, int, int, int]],
                                              dict[str, tuple[str, str]]]:
-        """A word's symbols, whether each is frozen, its agenda of mergeable adjacent pairs (a heap:
-        best score first, then leftmost), and the halves of the unused pieces among those pairs."""
+        """A word's symbols, whether each is frozen, its agenda of mergeable adjacent pairs (a
+        heap), and the halves of the unused pieces among those pairs."""
         pieces, frozen = self._symbols(word)
-        agenda, parts = [], {}
-        for i in range(len(pieces) - 1):
-            merged = pieces[i] + pieces[i + 1]
-            if not (frozen[i] or frozen[i + 1]) and (s := self._score.get(merged)) is not None:
-                agenda.append((-s, i, i + 1, len(merged)))
-                if merged in self._unused:
-                    parts[merged] = (pieces[i], pieces[i + 1])
+        parts: dict[str, tuple[str, str]] = {}
+        agenda = [e for i in range(len(pieces) - 1) if (e := self._pair(pieces, frozen, i, i + 1, parts))]
         heapq.heapify(agenda)
         return pieces, frozen, agenda, parts
 
@@ -132,13 +140,8 @@ class SegmentSampler:
         following, preceding = list(range(1, n)) + [-1], list(range(-1, n - 1))
 
         def consider(left: int, right: int) -> None:
-            if left < 0 or right < 0 or frozen[left] or frozen[right]:
-                return
-            merged = pieces[left] + pieces[right]
-            if (s := score.get(merged)) is not None:
-                heapq.heappush(agenda, (-s, left, right, len(merged)))  # best score, then leftmost
-                if merged in self._unused:
-                    parts[merged] = (pieces[left], pieces[right])
+            if entry := self._pair(pieces, frozen, left, right, parts):
+                heapq.heappush(agenda, entry)
 
         while agenda:
             _, left, right, size = heapq.heappop(agenda)

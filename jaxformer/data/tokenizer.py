@@ -54,15 +54,9 @@ class Tokenizer:
                              target: bool = False) -> list[np.ndarray]:
         """Like `encode_batch`, with segmentations drawn from `rng` (`DataConfig.subword_sampling`):
         the same generator state, the same ids, in any process."""
-        sampler = self._sampler(rate)
-        return [np.asarray([self._piece_ids.get(p, UNK_ID) for p in sampler.pieces(t, rng)] + [EOS_ID], np.int32)
-                for t in texts]
-
-    def _sampler(self, rate: float) -> SegmentSampler:
         if self._sampling is None or self._sampling.rate != rate:
-            self._piece_ids = {self._sp.id_to_piece(i): i for i in range(self.vocab_size)}
             self._sampling = SegmentSampler(self.model_proto, rate)
-        return self._sampling
+        return [np.asarray(self._sp.piece_to_id(self._sampling.pieces(t, rng)) + [EOS_ID], np.int32) for t in texts]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, stopping at the first EOS and ignoring padding."""
