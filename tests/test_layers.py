@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from jaxformer.config import ModelConfig
-from jaxformer.layers import Embed, LayerNorm, Residual, dropout, sinusoidal_at, sinusoidal_table, dense, tied_logits
+from jaxformer.layers import Embed, LayerNorm, Residual, dropout, effective_dropout_rate, sinusoidal_at, sinusoidal_table, dense, tied_logits
 
 
 def test_sinusoidal_encoding_is_the_papers_formula():
@@ -24,11 +24,30 @@ def test_sinusoidal_encoding_is_the_papers_formula():
 def test_dropout_is_identity_without_key_and_scales_with_key():
     x = jnp.ones((1000, 100))
     assert dropout(x, 0.3, None) is x
+    assert dropout(x, 0.001, jax.random.key(0)) is x  # rounds to a rate of 0
+    rate = effective_dropout_rate(0.3)
+    assert rate == 77 / 256 and effective_dropout_rate(0.9999) == 255 / 256
     y = np.asarray(dropout(x, 0.3, jax.random.key(0)))
     kept = y[y != 0]
-    np.testing.assert_allclose(kept, 1 / 0.7, rtol=1e-6)
-    assert abs((y == 0).mean() - 0.3) < 0.01
-    assert abs(y.mean() - 1.0) < 0.02
+    np.testing.assert_allclose(kept, 1 / (1 - rate), rtol=1e-6)
+    assert abs((y == 0).mean() - rate) < 0.005
+    assert abs(y.mean() - 1.0) < 0.01
+
+
+@pytest.mark.parametrize("shape", [(4000, 128), (3, 7, 1001), (20000, 5), (100000,)])
+def test_dropout_masks_take_each_byte_once_for_any_last_axis(shape):
+    """Four mask bytes come from each random word: for a last axis that 4 does not divide, the
+    spare bytes are cut off, and the bytes of neighbouring elements are still independent."""
+    rate = effective_dropout_rate(0.1)
+    y = np.asarray(dropout(jnp.ones(shape), 0.1, jax.random.key(3))).reshape(-1, shape[-1])
+    dropped = y == 0
+    assert y.shape[0] * y.shape[1] == np.prod(shape)
+    assert abs(dropped.mean() - rate) < 5 * math.sqrt(rate * (1 - rate) / dropped.size)
+    if shape[-1] > 1:  # both neighbours dropped as often as independence says, not more
+        both = (dropped[:, 1:] & dropped[:, :-1]).mean()
+        assert abs(both - rate ** 2) < 5 * math.sqrt(rate ** 2 / dropped[:, 1:].size) + 1e-4
+    other = np.asarray(dropout(jnp.ones(shape), 0.1, jax.random.key(4))).reshape(-1, shape[-1]) == 0
+    assert (other != dropped).any()  # another key, another mask
 
 
 def test_embedding_is_scaled_by_sqrt_d_model():

@@ -224,10 +224,10 @@ def test_adding_a_dropout_site_leaves_every_other_sites_mask_unchanged(np_rng, m
     params = jf.init(cfg, jax.random.key(0))
     src = random_tokens(np_rng, [5, 3], 5, cfg.vocab_size)
     tgt = random_tokens(np_rng, [4, 2], 4, cfg.vocab_size)
-    masks, bernoulli = [], jax.random.bernoulli
+    masks, keep_mask = [], layers.keep_mask
 
-    def recorded(key, p, shape):
-        masks.append(np.asarray(bernoulli(key, p, shape)))
+    def recorded(key, rate, shape):
+        masks.append(np.asarray(keep_mask(key, rate, shape)))
         return masks[-1]
 
     def sites() -> list[np.ndarray]:
@@ -236,7 +236,7 @@ def test_adding_a_dropout_site_leaves_every_other_sites_mask_unchanged(np_rng, m
             jf.apply(params, src, tgt, config=cfg, train=True, rng=jax.random.key(1))
         return list(masks)
 
-    monkeypatch.setattr(jax.random, "bernoulli", recorded)
+    monkeypatch.setattr(layers, "keep_mask", recorded)
     before = sites()
     assert len(before) == 1 + 4 * 2 + 1 + 6 * 2  # embeddings, 4 sites per encoder layer, 6 per decoder layer
     assert len({m.tobytes() + bytes(str(m.shape), "ascii") for m in before}) == len(before)  # a key per site
