@@ -29,6 +29,7 @@ class ConfigError(ValueError):
 # without importing JAX; tests/test_config.py checks that they agree).
 RULE_SETS = ("dp", "fsdp", "fsdp_tp")
 BEST_METRICS = ("bleu", "chrf", "loss", "nll", "perplexity", "accuracy")
+DROPOUT_LEVELS = 256  # dropout masks are random bytes: rates apply in steps of 1/256 (layers.keep_mask)
 
 
 def _check_ranges(cfg: Any, where: str, minimums: dict[str, float], fractions: tuple[str, ...] = ()) -> None:
@@ -103,6 +104,9 @@ class ModelConfig:
         for name in ("dropout_rate", "attention_dropout_rate", "relu_dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 problems.append(f"{name}={getattr(self, name)} must be in [0, 1)")
+            elif 0.0 < getattr(self, name) < 0.5 / DROPOUT_LEVELS:
+                problems.append(f"{name}={getattr(self, name)} rounds to no dropout (rates apply in steps of "
+                                f"1/{DROPOUT_LEVELS}); use 0 or at least {1 / DROPOUT_LEVELS:.4f}")
         choices = {
             "norm": ("post", "pre"),
             "positional": ("sinusoidal", "learned"),

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxformer.config import ModelConfig
+from jaxformer.config import DROPOUT_LEVELS, ModelConfig
 from jaxformer.sharding import constrain
 
 Array = jax.Array
@@ -30,9 +30,6 @@ def param(key: Array, init: Callable, shape: Sequence[int], axes: Sequence[str |
 def dtype_of(config: ModelConfig):
     """The compute dtype (parameters stay float32)."""
     return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
-
-
-DROPOUT_LEVELS = 256  # dropout rates are applied in steps of 1/256 (see keep_mask)
 
 
 def effective_dropout_rate(rate: float) -> float:

@@ -62,6 +62,7 @@ def test_cudnn_attention_in_float32_is_refused_with_the_fix():
 @pytest.mark.parametrize("override, message", [
     ("model.d_model=abc", r"model.d_model='abc' is not an int \(e.g. model.d_model=64, its value now\)"),
     ("model.dropout_rate=x", "model.dropout_rate='x' is not a number"),
+    ("model.dropout_rate=0.001", r"dropout_rate=0.001 rounds to no dropout \(rates apply in steps of 1/256\); use 0 or at least 0.0039"),
     ("model.scan_layers=1", "model.scan_layers='1' is not true or false"),
     ("model.head_dim=2.5", "model.head_dim='2.5' is not an int or None"),
     ("train.profile_steps=(1,'a')", "train.profile_steps=.* is not a tuple of ints"),
