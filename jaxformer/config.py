@@ -32,6 +32,12 @@ BEST_METRICS = ("bleu", "chrf", "loss", "nll", "perplexity", "accuracy")
 DROPOUT_LEVELS = 256  # dropout masks are random bytes: rates apply in steps of 1/256 (layers.keep_mask)
 
 
+def effective_dropout_rate(rate: float) -> float:
+    """The rate dropout applies: `rate` rounded to the nearest 1/256 (0.1 -> 26/256 = 0.1016),
+    at most 255/256 (layers.keep_mask draws one random byte per element)."""
+    return min(round(rate * DROPOUT_LEVELS), DROPOUT_LEVELS - 1) / DROPOUT_LEVELS
+
+
 def _check_ranges(cfg: Any, where: str, minimums: dict[str, float], fractions: tuple[str, ...] = ()) -> None:
     """One ConfigError naming every count, cadence or size of `cfg` below its minimum and every
     fraction outside [0, 1): caught when the config is made, before any data is prepared."""
@@ -104,7 +110,7 @@ class ModelConfig:
         for name in ("dropout_rate", "attention_dropout_rate", "relu_dropout_rate"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 problems.append(f"{name}={getattr(self, name)} must be in [0, 1)")
-            elif 0.0 < getattr(self, name) < 0.5 / DROPOUT_LEVELS:
+            elif getattr(self, name) > 0.0 and effective_dropout_rate(getattr(self, name)) == 0.0:
                 problems.append(f"{name}={getattr(self, name)} rounds to no dropout (rates apply in steps of "
                                 f"1/{DROPOUT_LEVELS}); use 0 or at least {1 / DROPOUT_LEVELS:.4f}")
         choices = {

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from jaxformer.config import DROPOUT_LEVELS, ModelConfig
+from jaxformer.config import DROPOUT_LEVELS, ModelConfig, effective_dropout_rate
 from jaxformer.sharding import constrain
 
 Array = jax.Array
@@ -30,12 +30,6 @@ def param(key: Array, init: Callable, shape: Sequence[int], axes: Sequence[str |
 def dtype_of(config: ModelConfig):
     """The compute dtype (parameters stay float32)."""
     return jnp.bfloat16 if config.dtype == "bfloat16" else jnp.float32
-
-
-def effective_dropout_rate(rate: float) -> float:
-    """The rate `dropout` applies: `rate` rounded to the nearest 1/256 (0.1 -> 26/256 = 0.1016),
-    at most 255/256."""
-    return min(round(rate * DROPOUT_LEVELS), DROPOUT_LEVELS - 1) / DROPOUT_LEVELS
 
 
 def keep_mask(key: Array, rate: float, shape: tuple[int, ...]) -> Array:
