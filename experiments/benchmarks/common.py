@@ -166,7 +166,42 @@ def machine() -> dict[str, Any]:
             info["cpu"] = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "")
     except OSError:
         pass
+    quota = cpu_quota()
+    if quota is not None:
+        info["cpu_quota"] = quota
     return info
+
+
+def cpu_quota(proc_cgroup: Path = Path("/proc/self/cgroup"), fs: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs this process's cgroup may use per period (a CFS quota), or None when unlimited.
+
+    A quota is how a benchmark simulates a slower machine on a fast one (peer_multi30k's docstring):
+    the figures it writes must then say so. Reads the process's own group (cgroup v1 `cpu`
+    controller, or v2 `cpu.max`), not its parents'."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, group = line.split(":", 2)
+        group = group.lstrip("/")
+        if "cpu" in controllers.split(","):  # cgroup v1
+            for mount in (fs / controllers, fs / "cpu", fs / "cpu,cpuacct"):
+                try:
+                    quota = int((mount / group / "cpu.cfs_quota_us").read_text())
+                    period = int((mount / group / "cpu.cfs_period_us").read_text())
+                except (OSError, ValueError):
+                    continue
+                return quota / period if quota > 0 and period > 0 else None
+        elif controllers == "":  # cgroup v2 (alone, or the unified half of a hybrid mount)
+            for mount in (fs, fs / "unified"):
+                try:
+                    quota, period = (mount / group / "cpu.max").read_text().split()
+                except (OSError, ValueError):
+                    continue
+                if quota != "max" and int(period) > 0:
+                    return int(quota) / int(period)
+    return None
 
 
 def git_commit() -> str:

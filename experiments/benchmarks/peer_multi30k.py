@@ -35,6 +35,17 @@ The corpus is read in place from ../shared/corpora/multi30k. `--train-lines` and
 `--only both` run takes about 95 minutes on an idle 2-core machine and writes
 experiments/results/benchmarks/peer_multi30k.json; a reduced run (fewer lines or another
 `--budget`) writes its table into its run folder only.
+
+A slower machine can be simulated on a faster one by a CFS CPU quota on the whole run (as root,
+cgroup v1; with v2 write "8000 10000" to cpu.max instead):
+
+    mkdir /sys/fs/cgroup/cpu/slow && echo 10000 > /sys/fs/cgroup/cpu/slow/cpu.cfs_period_us
+    echo 8000 > /sys/fs/cgroup/cpu/slow/cpu.cfs_quota_us     # 0.8 of the 2 cores: about 2.4x slower
+    sh -c 'echo $$ > /sys/fs/cgroup/cpu/slow/cgroup.procs && exec python -m experiments.benchmarks.peer_multi30k --both'
+
+Both systems then run under the same quota; the table names it beside the CPU, the goals are
+printed as a simulation, and the file is peer_multi30k_quota0.8.json. It is a simulation: a
+throttled core runs at full speed and then waits, where a slow machine's core is slower throughout.
 """
 
 from __future__ import annotations
@@ -388,17 +399,21 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
         peer_versions(find_peer_python(a.peer_python))  # before ours spends 45 minutes
     folder = a.folder or ROOT / "workdir" / "peer_multi30k" / time.strftime("%Y%m%d-%H%M%S")
     data = texts(a.corpus, folder / "data", a.train_lines, a.eval_lines)
-    cpu = machine().get("cpu", "")
+    info = machine()
+    quota = info.get("cpu_quota")  # a CFS quota: a slower machine simulated on this one (docstring)
+    cpu = info.get("cpu", "") + (f" (CPU quota {quota:g} of {info['cpus']} cores)" if quota else "")
     ours = run_ours(a, data, folder / "ours") if a.only in ("ours", "both") else None
     peer = run_peer(a, data, folder / "peer") if a.only in ("peer", "both") else None
     rows = [dict(r, cpu=cpu) for r in (ours, peer) if r is not None]
     print(table(rows, COLUMNS))
     reduced = bool(a.train_lines or a.eval_lines or a.budget != 2700.0)
-    lines = [("reduced run, not the issue's measurement: " if reduced else "") + g for g in goals(ours, peer)]
+    prefix = ("reduced run, not the issue's measurement: " if reduced else "") + (
+        f"simulated slower machine (CPU quota {quota:g} of {info['cpus']} cores): " if quota else "")
+    lines = [prefix + g for g in goals(ours, peer)]
     for line in lines:
         print(line)
     # A reduced run's table stays in its run folder, away from the full-size result in the repository.
-    path = write_json("peer_multi30k", {
+    path = write_json("peer_multi30k" + (f"_quota{quota:g}" if quota else ""), {
         "command": "python -m experiments.benchmarks.peer_multi30k " + " ".join(sys.argv[1:] if argv is None else argv),
         "budget_s": a.budget, "threads": a.threads, "corpus": str(a.corpus), "train_lines": a.train_lines,
         "eval_lines": a.eval_lines, "reduced": reduced, "goals": lines, "rows": rows}, folder if reduced else RESULTS)
