@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import jaxformer as jf
-from experiments.benchmarks.common import Shape, forward_flops, table, timed, train_flops
+from experiments.benchmarks.common import Shape, cpu_quota, forward_flops, table, timed, train_flops
 from experiments.benchmarks.train_worker import model_config
 
 SHAPE = Shape("t", vocab=50, d_model=16, d_ff=24, heads=2, enc_layers=2, dec_layers=3, dropout=0.0)
@@ -50,6 +50,29 @@ def test_timed_repeats_a_short_call_until_the_minimum_time():
     times = timed(lambda: (calls.append(1), time.sleep(0.01)), warmup=1, steps=2, min_seconds=0.1)
     assert len(times) >= 8 and sum(times) >= 0.1 and len(calls) == len(times) + 1
     assert len(timed(lambda: None, warmup=0, steps=3)) == 3
+
+
+def test_cpu_quota_reads_the_process_group_in_cgroup_v1_and_v2(tmp_path):
+    """A throttled run (a slower machine simulated) must be recognised, or its figures would pass as
+    the machine's own; an unlimited group or an unreadable file is no quota."""
+    fs = tmp_path / "fs"
+    proc = tmp_path / "cgroup"
+    group = fs / "cpu,cpuacct" / "slow"
+    group.mkdir(parents=True)
+    (group / "cpu.cfs_period_us").write_text("10000\n")
+    (group / "cpu.cfs_quota_us").write_text("8000\n")
+    proc.write_text("4:memory:/x\n3:cpu,cpuacct:/slow\n0::/\n")
+    assert cpu_quota(proc, fs) == 0.8
+    (group / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cpu_quota(proc, fs) is None
+    v2 = fs / "run"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    proc.write_text("0::/run\n")
+    assert cpu_quota(proc, fs) == 1.5
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(proc, fs) is None
+    assert cpu_quota(tmp_path / "missing", fs) is None
 
 
 def test_table_formats_missing_cells():
