@@ -61,7 +61,7 @@ def test_cpu_quota_reads_the_process_group_in_cgroup_v1_and_v2(tmp_path):
     group.mkdir(parents=True)
     (group / "cpu.cfs_period_us").write_text("10000\n")
     (group / "cpu.cfs_quota_us").write_text("8000\n")
-    proc.write_text("4:memory:/x\n3:cpu,cpuacct:/slow\n0::/\n")
+    proc.write_text("not a cgroup line\n4:memory:/x\n3:cpu,cpuacct:/slow\n0::/\n")
     assert cpu_quota(proc, fs) == 0.8
     (group / "cpu.cfs_quota_us").write_text("-1\n")
     assert cpu_quota(proc, fs) is None

@@ -183,6 +183,8 @@ def cpu_quota(proc_cgroup: Path = Path("/proc/self/cgroup"), fs: Path = Path("/s
     except OSError:
         return None
     for line in lines:
+        if line.count(":") < 2:
+            continue
         _, controllers, group = line.split(":", 2)
         group = group.lstrip("/")
         if "cpu" in controllers.split(","):  # cgroup v1
