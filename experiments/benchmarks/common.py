@@ -175,7 +175,7 @@ def machine() -> dict[str, Any]:
 def cpu_quota(proc_cgroup: Path = Path("/proc/self/cgroup"), fs: Path = Path("/sys/fs/cgroup")) -> float | None:
     """The CPUs this process's cgroup may use per period (a CFS quota), or None when unlimited.
 
-    A quota is how a benchmark simulates a slower machine on a fast one (peer_multi30k's docstring):
+    A quota is how a benchmark simulates a slower machine on a fast one (benchmarks/README.md):
     the figures it writes must then say so. Reads the process's own group (cgroup v1 `cpu`
     controller, or v2 `cpu.max`), not its parents'."""
     try:
@@ -199,10 +199,9 @@ def cpu_quota(proc_cgroup: Path = Path("/proc/self/cgroup"), fs: Path = Path("/s
             for mount in (fs, fs / "unified"):
                 try:
                     quota, period = (mount / group / "cpu.max").read_text().split()
+                    return int(quota) / int(period) if quota != "max" and int(period) > 0 else None
                 except (OSError, ValueError):
                     continue
-                if quota != "max" and int(period) > 0:
-                    return int(quota) / int(period)
     return None
 
 

@@ -36,16 +36,9 @@ The corpus is read in place from ../shared/corpora/multi30k. `--train-lines` and
 experiments/results/benchmarks/peer_multi30k.json; a reduced run (fewer lines or another
 `--budget`) writes its table into its run folder only.
 
-A slower machine can be simulated on a faster one by a CFS CPU quota on the whole run (as root,
-cgroup v1; with v2 write "8000 10000" to cpu.max instead):
-
-    mkdir /sys/fs/cgroup/cpu/slow && echo 10000 > /sys/fs/cgroup/cpu/slow/cpu.cfs_period_us
-    echo 8000 > /sys/fs/cgroup/cpu/slow/cpu.cfs_quota_us     # 0.8 of the 2 cores: about 2.4x slower
-    sh -c 'echo $$ > /sys/fs/cgroup/cpu/slow/cgroup.procs && exec python -m experiments.benchmarks.peer_multi30k --both'
-
-Both systems then run under the same quota; the table names it beside the CPU, the goals are
-printed as a simulation, and the file is peer_multi30k_quota0.8.json. It is a simulation: a
-throttled core runs at full speed and then waits, where a slow machine's core is slower throughout.
+A run under a CFS CPU quota (a slower machine simulated on this one; the commands are in
+experiments/benchmarks/README.md) says so: the quota stands beside the CPU in the table, the goals
+are printed as a simulation, and the file is peer_multi30k_quota<q>.json.
 """
 
 from __future__ import annotations
@@ -401,14 +394,15 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     data = texts(a.corpus, folder / "data", a.train_lines, a.eval_lines)
     info = machine()
     quota = info.get("cpu_quota")  # a CFS quota: a slower machine simulated on this one (docstring)
-    cpu = info.get("cpu", "") + (f" (CPU quota {quota:g} of {info['cpus']} cores)" if quota else "")
+    simulated = f"CPU quota {quota:g} of {info['cpus']} cores" if quota else ""
+    cpu = info.get("cpu", "") + (f" ({simulated})" if quota else "")
     ours = run_ours(a, data, folder / "ours") if a.only in ("ours", "both") else None
     peer = run_peer(a, data, folder / "peer") if a.only in ("peer", "both") else None
     rows = [dict(r, cpu=cpu) for r in (ours, peer) if r is not None]
     print(table(rows, COLUMNS))
     reduced = bool(a.train_lines or a.eval_lines or a.budget != 2700.0)
     prefix = ("reduced run, not the issue's measurement: " if reduced else "") + (
-        f"simulated slower machine (CPU quota {quota:g} of {info['cpus']} cores): " if quota else "")
+        f"simulated slower machine ({simulated}): " if quota else "")
     lines = [prefix + g for g in goals(ours, peer)]
     for line in lines:
         print(line)
