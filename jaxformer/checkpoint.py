@@ -47,6 +47,12 @@ def _trained(workdir: Path) -> bool:
     return folder.is_dir() and any(p.name.isdigit() and int(p.name) > 0 for p in folder.iterdir())
 
 
+def has_steps(workdir: Path) -> bool:
+    """Whether the workdir holds any finished checkpoint, an imported model's step 0 included."""
+    folder = workdir / "checkpoints"
+    return folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir())
+
+
 UNFINISHED = ".orbax-checkpoint-tmp"  # Orbax writes step N into "N.orbax-checkpoint-tmp*", then renames it
 
 

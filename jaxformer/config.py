@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 __all__ = [
     "ConfigError", "ModelConfig", "PRESETS", "preset", "TokenizerConfig", "DataConfig",
-    "TrainConfig", "MeshConfig", "ExperimentConfig", "apply_overrides", "to_dict", "from_dict",
+    "TrainConfig", "MeshConfig", "SpeedRule", "ExperimentConfig", "apply_overrides", "to_dict", "from_dict",
 ]
 
 
@@ -373,6 +373,40 @@ class MeshConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SpeedRule:
+    """Other settings for a slower machine, picked by a fresh run from the measured speed of the
+    config's own training step (`jaxformer/speed_rule.py`).
+
+    A time-budgeted config makes as many updates as the machine allows, and what serves a machine
+    that fits 9,000 updates in the budget need not serve one that fits 4,000. A run with a budget
+    and a fresh workdir times `probe_steps` steps of the config as written on its first batches;
+    below `below_tokens_per_second` target tokens a second it trains with `overrides` applied. The
+    decision is logged and recorded in the workdir's config.json (`measured_tokens_per_second`),
+    so that a resume, evaluate and translate read the model that was trained.
+    """
+
+    below_tokens_per_second: float = 0.0  # 0 = off
+    # Dotted overrides as on the command line (e.g. "model.num_encoder_layers=3"), of model.* and
+    # train.* settings only: the data is prepared before the step can be timed.
+    overrides: tuple[str, ...] = ()
+    probe_steps: int = 20
+    measured_tokens_per_second: float = 0.0  # written by the run that measured; 0 = not measured
+
+    def __post_init__(self):
+        _check_ranges(self, "speed_rule", {"below_tokens_per_second": 0, "probe_steps": 1,
+                                           "measured_tokens_per_second": 0})
+        for item in self.overrides:
+            key = item.partition("=")[0].strip() if isinstance(item, str) else ""
+            if not isinstance(item, str) or "=" not in item or key.split(".")[0] not in ("model", "train"):
+                raise ConfigError(f"speed_rule.overrides entry {item!r} is not a model.* or train.* override of "
+                                  "the form key=value (e.g. 'model.num_encoder_layers=3')")
+
+    @property
+    def active(self) -> bool:
+        return self.below_tokens_per_second > 0 and bool(self.overrides)
+
+
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything a run needs; saved into the workdir so that later commands need only --workdir."""
 
@@ -381,6 +415,24 @@ class ExperimentConfig:
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     mesh: MeshConfig = MeshConfig()
+    speed_rule: SpeedRule = SpeedRule()
+
+    def __post_init__(self):
+        if self.speed_rule.active and self.data.batching != "pack":
+            raise ConfigError("speed_rule needs data.batching='pack': it times steps of one shape (bucketed batches "
+                              "compile a step per shape); set speed_rule.below_tokens_per_second=0 to turn it off")
+        if self.speed_rule.overrides:  # checked now, not after the data and the probe: one line
+            try:
+                self._overridden()
+            except ConfigError as e:
+                raise ConfigError(f"speed_rule.overrides: {e}") from None
+
+    def _overridden(self) -> ExperimentConfig:
+        return apply_overrides(dataclasses.replace(self, speed_rule=SpeedRule()), list(self.speed_rule.overrides))
+
+    def for_slower_machine(self) -> ExperimentConfig:
+        """This experiment with `speed_rule.overrides` applied (the rule itself kept as it is)."""
+        return dataclasses.replace(self._overridden(), speed_rule=self.speed_rule)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ with the test score. Resuming is exact (same batches and updates; with
 `train.decay_over="time"` the rate follows the clock, so only the batches are the same).
 Process 0 holds the workdir's lock (`jaxformer.lock`) for the whole run. The workdir's disk is
 checked before anything else (`jaxformer.storage`), and a save it refuses later is handled as
-train.on_save_error says (`jaxformer.save_errors`).
+train.on_save_error says (`jaxformer.save_errors`). A config with a speed rule may change its
+settings after timing its step on this machine (`jaxformer.speed_rule`), before anything trains.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import jax
 from jax.experimental import multihost_utils
 
-from jaxformer import checkpoint, lock, periodic, resume, sharding, storage, train
+from jaxformer import checkpoint, lock, periodic, resume, sharding, speed_rule, storage, train
 from jaxformer.budget import TimeBudget
 from jaxformer.config import ConfigError, ExperimentConfig
 from jaxformer.data import pipeline
@@ -76,9 +77,12 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
     main, t = jax.process_index() == 0, exp.train
     say = log if main else (lambda *a, **k: None)
     mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)  # checked before any data work
+    exp = speed_rule.recorded(exp, workdir)  # a workdir that measured its machine keeps that decision
     if main:
         checkpoint.write_config(workdir, exp)
     prep = _prepare_data(exp, workdir, main, say)
+    exp, probe_s = speed_rule.choose(exp, workdir, prep, mesh, fresh=not checkpoint.has_steps(workdir), say=say)
+    t = exp.train
     step_fn, eval_step, shard = train.compile_steps(exp, mesh)
     if main and (stale := checkpoint.remove_unfinished_saves(workdir)):
         say(f"removed {len(stale)} unfinished checkpoint folder(s) of an interrupted save: {', '.join(stale)}")
@@ -98,7 +102,7 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
     t0 = time.perf_counter()
     writer.write(start, "start", {"resumed": start > 0})  # the wall clock of learning curves starts here
 
-    budget = TimeBudget(t.max_train_seconds, used_s, sync_every=t.log_every)
+    budget = TimeBudget(t.max_train_seconds, used_s + probe_s, sync_every=t.log_every)
     progress = Progress(t.num_steps, start, print_fn=say,
                         time_budget_s=max(budget.remaining(), 1e-3) if budget.limit > 0 else 0.0)
     nonfinite = NonFiniteGuard(t.skip_nonfinite)

@@ -85,6 +85,28 @@ def test_goals():
     fast = {"tgt_tok_s": 8300.0, "test_bleu": 38.9, "test_lc_tok_bleu": 39.25}
     (line,) = pm.goals(fast, {"test_bleu": 34.6})
     assert "tokenized" in line and line.endswith("not met")
+    # The class is the config's own step as its speed rule measured it, not the faster step of the
+    # settings it picked for a slower machine.
+    picked = dict(slow, tgt_tok_s=4200.0, probe_tok_s=3400.0)
+    assert [g.split(":")[0] for g in pm.goals(picked, None)] == ["goal (our step at 3,400 <= 4,000 target tok/s)"]
+
+
+def test_speed_rule_outcome_reads_what_the_run_measured_and_chose():
+    import dataclasses
+    import json
+
+    from experiments.multi30k_ende import get_config
+    from jaxformer import speed_rule
+    from jaxformer.config import to_dict
+    exp = get_config()
+    plain = dataclasses.replace(exp, speed_rule=type(exp.speed_rule)())
+    assert pm.speed_rule_outcome(json.dumps(to_dict(plain))) == {"probe_tok_s": None, "settings": "as written"}
+    rule = dataclasses.replace(exp.speed_rule, below_tokens_per_second=4000.0, overrides=("model.num_decoder_layers=3",))
+    exp = dataclasses.replace(exp, speed_rule=rule)
+    slow = pm.speed_rule_outcome(json.dumps(to_dict(speed_rule.decide(exp, 3400.0))))
+    assert slow == {"probe_tok_s": 3400.0, "settings": "model.num_decoder_layers=3"}
+    fast = pm.speed_rule_outcome(json.dumps(to_dict(speed_rule.decide(exp, 7000.0))))
+    assert fast == {"probe_tok_s": 7000.0, "settings": "as written"}
 
 
 def test_our_overrides_parse(tmp_path):

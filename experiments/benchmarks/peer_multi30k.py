@@ -310,6 +310,15 @@ def parse_our_metrics(text: str) -> dict[str, Any]:
             "test_record": test[-1] if test else None}
 
 
+def speed_rule_outcome(config_json: str) -> dict[str, Any]:
+    """What the config's speed rule measured and chose in our run (its workdir's config.json):
+    `probe_tok_s`, the config's own step as written (None without a rule), and `settings`."""
+    rule = json.loads(config_json).get("speed_rule") or {}
+    measured = rule.get("measured_tokens_per_second") or None
+    slower = measured is not None and measured < rule["below_tokens_per_second"]
+    return {"probe_tok_s": measured, "settings": ", ".join(rule["overrides"]) if slower else "as written"}
+
+
 def run_ours(a: argparse.Namespace, data: Path, folder: Path) -> dict[str, Any]:
     """Trains the committed config with `jaxformer train`, then translates test and val with the
     run's own beam and alpha (`jaxformer evaluate`); returns its row of the table."""
@@ -333,6 +342,7 @@ def run_ours(a: argparse.Namespace, data: Path, folder: Path) -> dict[str, Any]:
             "steps_per_s": metrics["steps_per_s"], "tgt_tok_s": metrics["tgt_tok_s"],
             "wall_s": time.perf_counter() - t0, "threads": a.threads, "folder": str(folder),
             "overrides": our_overrides(a, data), "versions": {"jaxformer": jaxformer.__version__},
+            **speed_rule_outcome((folder / "workdir" / "config.json").read_text()),
             "training_test_bleu": (metrics["test_record"] or {}).get("bleu"), **_split_scores(scores)}
 
 
@@ -342,8 +352,11 @@ def goals(ours: dict[str, Any] | None, peer: dict[str, Any] | None) -> list[str]
     """The issue's goals, as lines ending in met / not met (printed, never asserted)."""
     if ours is None:
         return []
-    if ours["tgt_tok_s"] <= SLOW_MACHINE_TOK_S:
-        lines = [f"goal (our step at {ours['tgt_tok_s']:,.0f} <= {SLOW_MACHINE_TOK_S:,.0f} target tok/s): "
+    # The class is the committed config's step as written: its speed rule's probe where it has one
+    # (settings it picks for a slower machine run faster steps), else the median of the logged windows.
+    speed = ours.get("probe_tok_s") or ours["tgt_tok_s"]
+    if speed <= SLOW_MACHINE_TOK_S:
+        lines = [f"goal (our step at {speed:,.0f} <= {SLOW_MACHINE_TOK_S:,.0f} target tok/s): "
                  f"test_2016_flickr sacreBLEU >= 38.0: {ours['test_bleu']:.2f}, "
                  + ("met" if ours["test_bleu"] >= 38.0 else "not met")]
         if peer is not None:
@@ -352,7 +365,7 @@ def goals(ours: dict[str, Any] | None, peer: dict[str, Any] | None) -> list[str]
                          f"= {gap:+.2f}, " + ("met" if gap >= 3.5 else "not met"))
         return lines
     # Wu et al.'s 41.02 is fairseq's BLEU on lowercased, Moses-tokenized text.
-    return [f"goal (our step at {ours['tgt_tok_s']:,.0f} > {SLOW_MACHINE_TOK_S:,.0f} target tok/s): tokenized "
+    return [f"goal (our step at {speed:,.0f} > {SLOW_MACHINE_TOK_S:,.0f} target tok/s): tokenized "
             f"BLEU (lowercased, as Wu et al. 2021) >= 41: {ours['test_lc_tok_bleu']:.2f}, "
             + ("met" if ours["test_lc_tok_bleu"] >= 41.0 else "not met")]
 
@@ -360,6 +373,7 @@ def goals(ours: dict[str, Any] | None, peer: dict[str, Any] | None) -> list[str]
 COLUMNS = [("system", "system", ""), ("test_bleu", "sacreBLEU test_2016_flickr", ".2f"),
            ("val_bleu", "sacreBLEU val", ".2f"), ("test_lc_tok_bleu", "lc tok BLEU test", ".2f"),
            ("steps", "updates", ",d"), ("steps_per_s", "updates/s", ".2f"), ("tgt_tok_s", "target tok/s", ",.0f"),
+           ("probe_tok_s", "config's step at start-up, tok/s", ",.0f"), ("settings", "settings", ""),
            ("train_s", "training s", ",.0f"), ("wall_s", "wall s", ",.0f"), ("threads", "threads", "d"),
            ("cpu", "CPU", "")]
 
