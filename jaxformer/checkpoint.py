@@ -76,7 +76,7 @@ def write_config(workdir: Path, exp: ExperimentConfig) -> None:
     if path.is_file():
         old = read_config(workdir)
         changed = [k for k in to_dict(exp.model) if getattr(old.model, k) != getattr(exp.model, k)]
-        if [k for k in changed if k not in RUNTIME_FIELDS] and (workdir / "checkpoints").exists():
+        if [k for k in changed if k not in RUNTIME_FIELDS] and has_steps(workdir):
             diff = ", ".join(f"{k}: {getattr(old.model, k)!r} there, {getattr(exp.model, k)!r} here" for k in changed)
             raise ConfigError(f"{workdir} holds checkpoints of another model ({diff}); use a new --workdir "
                               "or the config it was trained with")

@@ -379,27 +379,31 @@ class SpeedRule:
 
     A time-budgeted config makes as many updates as the machine allows, and what serves a machine
     that fits 9,000 updates in the budget need not serve one that fits 4,000. A run with a budget
-    and a fresh workdir times `probe_steps` steps of the config as written on its first batches;
+    and no checkpoint yet times `probe_steps` steps of the config as written on its first batches;
     below `below_tokens_per_second` target tokens a second it trains with `overrides` applied. The
-    decision is logged and recorded in the workdir's config.json (`measured_tokens_per_second`),
-    so that a resume, evaluate and translate read the model that was trained.
+    measurement and the overrides applied are logged and recorded in the workdir's config.json, so
+    that a resume (whatever the rule says by then), evaluate and translate read what was trained.
     """
 
     below_tokens_per_second: float = 0.0  # 0 = off
     # Dotted overrides as on the command line (e.g. "model.num_encoder_layers=3"), of model.* and
-    # train.* settings only: the data is prepared before the step can be timed.
+    # train.* settings only (not model.vocab_size): the data is prepared before the step is timed.
     overrides: tuple[str, ...] = ()
     probe_steps: int = 20
-    measured_tokens_per_second: float = 0.0  # written by the run that measured; 0 = not measured
+    # Written by the run that measured (0 = not measured) and what it applied: `overrides` or ().
+    measured_tokens_per_second: float = 0.0
+    applied: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_ranges(self, "speed_rule", {"below_tokens_per_second": 0, "probe_steps": 1,
                                            "measured_tokens_per_second": 0})
-        for item in self.overrides:
+        for item in (*self.overrides, *self.applied):
             key = item.partition("=")[0].strip() if isinstance(item, str) else ""
-            if not isinstance(item, str) or "=" not in item or key.split(".")[0] not in ("model", "train"):
+            if not isinstance(item, str) or "=" not in item or key.split(".")[0] not in ("model", "train") \
+                    or key == "model.vocab_size":
                 raise ConfigError(f"speed_rule.overrides entry {item!r} is not a model.* or train.* override of "
-                                  "the form key=value (e.g. 'model.num_encoder_layers=3')")
+                                  "the form key=value (e.g. 'model.num_encoder_layers=3'; not model.vocab_size: "
+                                  "the tokenizer is built before the step is timed)")
 
     @property
     def active(self) -> bool:
@@ -427,12 +431,13 @@ class ExperimentConfig:
             except ConfigError as e:
                 raise ConfigError(f"speed_rule.overrides: {e}") from None
 
-    def _overridden(self) -> ExperimentConfig:
-        return apply_overrides(dataclasses.replace(self, speed_rule=SpeedRule()), list(self.speed_rule.overrides))
+    def _overridden(self, overrides: tuple[str, ...] | None = None) -> ExperimentConfig:
+        plain = dataclasses.replace(self, speed_rule=SpeedRule())
+        return apply_overrides(plain, list(self.speed_rule.overrides if overrides is None else overrides))
 
-    def for_slower_machine(self) -> ExperimentConfig:
-        """This experiment with `speed_rule.overrides` applied (the rule itself kept as it is)."""
-        return dataclasses.replace(self._overridden(), speed_rule=self.speed_rule)
+    def with_speed_rule(self, rule: SpeedRule) -> ExperimentConfig:
+        """This experiment with `rule` in place and the overrides it records as applied."""
+        return dataclasses.replace(self._overridden(rule.applied), speed_rule=rule)
 
 
 def to_dict(config: Any) -> dict[str, Any]:

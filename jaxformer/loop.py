@@ -74,14 +74,14 @@ def _run(exp: ExperimentConfig, workdir: Path, cleanup: contextlib.ExitStack, *,
     `stop_after` ends the process's work after that many steps of this call (tests use it to
     simulate an interruption); the run can be resumed later.
     """
-    main, t = jax.process_index() == 0, exp.train
+    main = jax.process_index() == 0
     say = log if main else (lambda *a, **k: None)
     mesh = sharding.make_mesh(exp.mesh.data, exp.mesh.fsdp, exp.mesh.tensor)  # checked before any data work
-    exp = speed_rule.recorded(exp, workdir)  # a workdir that measured its machine keeps that decision
+    exp = speed_rule.recorded(exp, workdir)  # a workdir that trained after measuring keeps that choice
     if main:
         checkpoint.write_config(workdir, exp)
     prep = _prepare_data(exp, workdir, main, say)
-    exp, probe_s = speed_rule.choose(exp, workdir, prep, mesh, fresh=not checkpoint.has_steps(workdir), say=say)
+    exp, probe_s = speed_rule.choose(exp, workdir, prep, mesh, say=say)
     t = exp.train
     step_fn, eval_step, shard = train.compile_steps(exp, mesh)
     if main and (stale := checkpoint.remove_unfinished_saves(workdir)):

@@ -22,7 +22,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxformer import checkpoint, sharding, train
-from jaxformer.config import ConfigError, ExperimentConfig
+from jaxformer.config import ExperimentConfig
 from jaxformer.data import pipeline
 from jaxformer.data.prefetch import Prefetch
 
@@ -31,31 +31,37 @@ WARMUP_STEPS = 2  # the first call compiles; by the third the prefetch thread ke
 
 def decide(exp: ExperimentConfig, tokens_per_second: float) -> ExperimentConfig:
     """`exp` as a run measured at `tokens_per_second` trains it: the rule's overrides applied
-    below its threshold, and the measurement recorded in the rule."""
-    rule = dataclasses.replace(exp.speed_rule, measured_tokens_per_second=float(tokens_per_second))
-    exp = dataclasses.replace(exp, speed_rule=rule)
-    return exp.for_slower_machine() if tokens_per_second < rule.below_tokens_per_second else exp
+    below its threshold; the measurement and what was applied recorded in the rule."""
+    rule = exp.speed_rule
+    slower = tokens_per_second < rule.below_tokens_per_second
+    return exp.with_speed_rule(dataclasses.replace(rule, measured_tokens_per_second=float(tokens_per_second),
+                                                   applied=rule.overrides if slower else ()))
 
 
 def describe(exp: ExperimentConfig) -> str:
     """One log line: what was measured and what it chose."""
     rule = exp.speed_rule
     rate, limit = rule.measured_tokens_per_second, rule.below_tokens_per_second
-    if rate < limit:
+    if rule.applied:
         return (f"speed rule: the config's step ran {rate:,.0f} target tokens/s (below {limit:,.0f}): training with "
-                f"{', '.join(rule.overrides)}")
+                f"{', '.join(rule.applied)}")
     return f"speed rule: the config's step ran {rate:,.0f} target tokens/s (not below {limit:,.0f}): training it as written"
 
 
 def recorded(exp: ExperimentConfig, workdir: Path) -> ExperimentConfig:
-    """`exp` with the decision a run in `workdir` already took, if one did (so a resume, even with
-    --config, continues the model it trained); otherwise `exp` unchanged."""
-    if not exp.speed_rule.active or exp.speed_rule.measured_tokens_per_second > 0:
+    """`exp` with what a run in `workdir` measured and applied, if that run left a checkpoint: a
+    resume, even with --config and whatever the rule says now, continues what it trained."""
+    if not checkpoint.has_steps(workdir) or not (workdir / checkpoint.CONFIG_FILE).is_file():
         return exp
-    if not (workdir / checkpoint.CONFIG_FILE).is_file():
-        return exp
-    measured = checkpoint.read_config(workdir).speed_rule.measured_tokens_per_second
-    return decide(exp, measured) if measured > 0 else exp
+    rule = checkpoint.read_config(workdir).speed_rule
+    return exp.with_speed_rule(rule) if rule.measured_tokens_per_second > 0 else exp
+
+
+def _from_process_0(value: float) -> float:
+    """Process 0's `value` on every process: all must take the same decisions and budget reading."""
+    if jax.process_count() == 1:
+        return float(value)
+    return float(multihost_utils.broadcast_one_to_all(np.float32(value)))
 
 
 def probe(exp: ExperimentConfig, prep: pipeline.Prepared, mesh: jax.sharding.Mesh) -> float:
@@ -75,33 +81,29 @@ def probe(exp: ExperimentConfig, prep: pipeline.Prepared, mesh: jax.sharding.Mes
             if i >= WARMUP_STEPS:
                 tokens.append(metrics["tokens"])
         jax.block_until_ready(state)
-    rate = float(np.sum(jax.device_get(tokens))) / (time.perf_counter() - t0)
-    if jax.process_count() > 1:
-        rate = float(multihost_utils.broadcast_one_to_all(np.float32(rate)))
-    return rate
+        seconds = time.perf_counter() - t0
+    return _from_process_0(float(np.sum(jax.device_get(tokens))) / seconds)
 
 
 def choose(exp: ExperimentConfig, workdir: Path, prep: pipeline.Prepared, mesh: jax.sharding.Mesh, *,
-           fresh: bool, say: Callable[..., None] = print) -> tuple[ExperimentConfig, float]:
+           say: Callable[..., None] = print) -> tuple[ExperimentConfig, float]:
     """(the experiment to train, seconds the probe took). Measures only where the rule is active,
-    not yet decided for this workdir, the run has a time budget and starts from nothing (`fresh`:
-    no checkpoint, no imported model)."""
+    nothing is recorded yet, the run has a time budget and the workdir holds no checkpoint (no
+    earlier training, no imported model)."""
     rule = exp.speed_rule
-    if not rule.active:
-        return exp, 0.0
-    if rule.measured_tokens_per_second > 0:
+    if rule.measured_tokens_per_second > 0:  # recorded by this workdir's first run (see `recorded`)
         say(describe(exp) + " (measured when this workdir started)")
         return exp, 0.0
+    if not rule.active:
+        return exp, 0.0
+    fresh = _from_process_0(not checkpoint.has_steps(workdir)) > 0
     if exp.train.max_train_seconds <= 0 or not fresh:
         why = "no time budget" if exp.train.max_train_seconds <= 0 else "the workdir holds a checkpoint"
         say(f"speed rule: not measured ({why}); training the config as written")
         return exp, 0.0
     t0 = time.perf_counter()
     chosen = decide(exp, probe(exp, prep, mesh))
-    if chosen.model.vocab_size != prep.tokenizer.vocab_size:
-        raise ConfigError(f"speed_rule.overrides set model.vocab_size={chosen.model.vocab_size} but the tokenizer "
-                          f"has {prep.tokenizer.vocab_size} entries; the rule cannot change the vocabulary")
     if jax.process_index() == 0:
         checkpoint.write_config(workdir, chosen)
     say(describe(chosen))
-    return chosen, time.perf_counter() - t0
+    return chosen, _from_process_0(time.perf_counter() - t0)

@@ -29,6 +29,7 @@ def test_decide_applies_the_overrides_only_below_the_threshold_and_records_the_m
     assert (slow.model.num_encoder_layers, slow.train.seed) == (1, 7)
     assert (fast.model, fast.train) == (exp.model, exp.train)
     assert slow.speed_rule.measured_tokens_per_second == 3999.0 and fast.speed_rule.measured_tokens_per_second == 4000
+    assert slow.speed_rule.applied == exp.speed_rule.overrides and fast.speed_rule.applied == ()
     assert "below 4,000" in speed_rule.describe(slow) and "model.num_encoder_layers=1" in speed_rule.describe(slow)
     assert "as written" in speed_rule.describe(fast)
     assert from_dict(ExperimentConfig, to_dict(slow)) == slow  # what config.json holds reads back the same
@@ -39,6 +40,7 @@ def test_decide_applies_the_overrides_only_below_the_threshold_and_records_the_m
     (["speed_rule.overrides=['model.num_layers=2']"], "speed_rule.overrides: unknown config key 'model.num_layers'"),
     (["speed_rule.overrides=['model.num_heads=5']"], "speed_rule.overrides: invalid ModelConfig"),
     (["speed_rule.overrides=['model.d_model']"], "of the form key=value"),
+    (["speed_rule.overrides=['model.vocab_size=64']"], "not model.vocab_size: the tokenizer is built before"),
     (["speed_rule.below_tokens_per_second=4000", "speed_rule.overrides=['train.seed=1']", "data.batching=bucket"],
      "speed_rule needs data.batching='pack'"),
 ])
@@ -64,10 +66,12 @@ def test_a_slow_machine_trains_the_overrides_and_a_resume_keeps_them_without_mea
 
     monkeypatch.setattr(speed_rule, "probe", no_probe)
     said.clear()
-    result = loop.run(exp, tmp_path, log=lines_of(said))  # --config again: the workdir's decision stands
+    # --config again, with the rule changed since (here: off): the workdir continues what it trained.
+    result = loop.run(rule_experiment(config_file, 0), tmp_path, log=lines_of(said))
     assert result["step"] == 6 and "bleu" in result["test"]
     assert any("resumed from step 3" in line for line in said)
-    assert any("(measured when this workdir started)" in line for line in said)
+    assert any("model.num_decoder_layers=1" in line and "(measured when this workdir started)" in line
+               for line in said)
     assert checkpoint.read_config(tmp_path) == written
 
 
@@ -94,11 +98,23 @@ def test_without_a_budget_or_on_a_workdir_with_checkpoints_nothing_is_measured(c
 
     monkeypatch.setattr(speed_rule, "probe", no_probe)
     said = []
-    for exp, fresh, why in ((rule_experiment(config_file, 1e12, "train.max_train_seconds=0"), True, "no time budget"),
-                            (rule_experiment(config_file, 1e12), False, "the workdir holds a checkpoint")):
-        chosen, seconds = speed_rule.choose(exp, tmp_path, None, None, fresh=fresh, say=lines_of(said))
-        assert chosen == exp and seconds == 0.0
-        assert said.pop() == f"speed rule: not measured ({why}); training the config as written"
-    assert not checkpoint.has_steps(tmp_path)
+    no_budget = rule_experiment(config_file, 1e12, "train.max_train_seconds=0")
+    assert speed_rule.choose(no_budget, tmp_path, None, None, say=lines_of(said)) == (no_budget, 0.0)
+    assert said.pop() == "speed rule: not measured (no time budget); training the config as written"
     (tmp_path / "checkpoints" / "0").mkdir(parents=True)  # an imported model's step 0 counts
-    assert checkpoint.has_steps(tmp_path)
+    exp = rule_experiment(config_file, 1e12)
+    assert speed_rule.choose(exp, tmp_path, None, None, say=lines_of(said)) == (exp, 0.0)
+    assert said.pop() == "speed rule: not measured (the workdir holds a checkpoint); training the config as written"
+
+
+def test_a_measurement_without_a_checkpoint_is_taken_again_and_an_empty_checkpoints_folder_holds_no_model(
+        config_file, tmp_path):
+    exp = rule_experiment(config_file, 4000)
+    checkpoint.write_config(tmp_path, speed_rule.decide(exp, 100.0))  # a first run killed before its first save
+    (tmp_path / "checkpoints").mkdir()  # the folder its checkpoint manager made
+    assert speed_rule.recorded(exp, tmp_path) == exp  # nothing trained: the next run measures afresh
+    checkpoint.write_config(tmp_path, speed_rule.decide(exp, 9000.0))  # another model, and no step to refuse it
+    (tmp_path / "checkpoints" / "3").mkdir()
+    assert speed_rule.recorded(exp, tmp_path).speed_rule.measured_tokens_per_second == 9000.0
+    with pytest.raises(ConfigError, match="holds checkpoints of another model"):
+        checkpoint.write_config(tmp_path, speed_rule.decide(exp, 100.0))
