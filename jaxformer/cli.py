@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import os
 import sys
 import time
@@ -287,6 +288,8 @@ def _add_decoding_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not faulthandler.is_enabled():  # a crash in native code prints every thread's Python stack
+        faulthandler.enable(sys.__stderr__)
     parser = argparse.ArgumentParser(prog="jaxformer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train (or resume) an experiment in a workdir")
