@@ -161,7 +161,10 @@ def test_sigterm_and_ctrl_c_interrupt_after_the_step_and_a_second_ctrl_c_at_once
 
 def test_profile_traces_the_steps_in_its_range_and_stops_when_the_run_ends_inside(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(jax.profiler, "start_trace", lambda d: calls.append(("start", d)))
+    def start_trace(directory, profiler_options):
+        assert profiler_options.python_tracer_level == 0  # no Python tracer (Profile's docstring)
+        calls.append(("start", directory))
+    monkeypatch.setattr(jax.profiler, "start_trace", start_trace)
     monkeypatch.setattr(jax.profiler, "stop_trace", lambda: calls.append(("stop",)))
     profile = periodic.Profile(tmp_path, (2, 4), enabled=True)
     profile.start(0)
