@@ -68,6 +68,8 @@ def test_ct2_scores_and_decodes_as_jaxformer(variant, tmp_path):
         assert [tokens[t] for t in row if t] == result.hypotheses[0]
 
 
+@pytest.mark.slow  # transformers builds the folder, CTranslate2 converts it: ~110 s on 2 cores; the
+# default suite checks CTranslate2 against jaxformer on three model variants above
 def test_marian_folder_converted_by_ct2_decodes_as_the_import(tmp_path):
     pytest.importorskip("transformers")
     from experiments.benchmarks.marian_reference import build, sentences

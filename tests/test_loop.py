@@ -158,7 +158,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_losses(config_file, tmp_pat
     assert train_losses(killed) == train_losses(full)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # preemption, and Ctrl-C
+# Preemption, and Ctrl-C (one handler for both: the second a slow test, ~50 s each on 2 cores).
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_sigterm_and_ctrl_c_save_before_exit(config_file, tmp_path, sig):
     proc = _start(config_file, tmp_path)
     _wait_for_step(tmp_path, 4, proc)

@@ -78,9 +78,10 @@ VARIANTS = {
 
 
 # Every variant with the memory's keys and values in the cache (what decoding uses), and two with
-# decode_step projecting the memory itself (the plain init_cache of the pure API).
+# decode_step projecting the memory itself (the plain init_cache of the pure API; narrow keys there
+# a slow test, ~18 s on 2 cores).
 @pytest.mark.parametrize("variant,memory_in_cache", [(v, True) for v in sorted(VARIANTS)]
-                         + [("post_ln", False), ("narrow_keys", False)])
+                         + [("post_ln", False), pytest.param("narrow_keys", False, marks=pytest.mark.slow)])
 def test_incremental_decoding_equals_full_forward(tiny, np_rng, variant, memory_in_cache):
     cfg = dataclasses.replace(tiny, **VARIANTS[variant])
     params = jf.init(cfg, jax.random.key(1))

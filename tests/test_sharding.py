@@ -89,7 +89,9 @@ def _loss(params, batch, config):
     return jnp.sum(nll * mask) / jnp.sum(mask), logits
 
 
-@pytest.mark.parametrize("rules", sorted(MESHES))
+# fsdp alone is a slow test (~25 s on 2 cores): fsdp_tp shards over the same fsdp axis and the tensor axis too.
+@pytest.mark.parametrize("rules", [pytest.param(r, marks=pytest.mark.slow) if r == "fsdp" else r
+                                   for r in sorted(MESHES)])
 def test_eight_devices_equal_one(tiny, tiny_params, rules):
     rng = np.random.default_rng(0)
     batch = {"src": random_tokens(rng, rng.integers(1, 9, 8), 8, tiny.vocab_size),

@@ -66,9 +66,10 @@ def test_a_slow_machine_trains_the_overrides_and_a_resume_keeps_them_without_mea
 
     monkeypatch.setattr(speed_rule, "probe", no_probe)
     said.clear()
-    # --config again, with the rule changed since (here: off): the workdir continues what it trained.
-    result = loop.run(rule_experiment(config_file, 0), tmp_path, log=lines_of(said))
-    assert result["step"] == 6 and "bleu" in result["test"]
+    # --config again, with the rule changed since (here: off): the workdir continues what it trained
+    # (one step: the end of a run, its evaluation and test, is the loop's tests' concern).
+    result = loop.run(rule_experiment(config_file, 0), tmp_path, log=lines_of(said), stop_after=1)
+    assert result["step"] == 4
     assert any("resumed from step 3" in line for line in said)
     assert any("model.num_decoder_layers=1" in line and "(measured when this workdir started)" in line
                for line in said)
