@@ -32,7 +32,7 @@ def dot_flops(jaxpr) -> int:
     return total
 
 
-@pytest.mark.parametrize("scan", [False, pytest.param(True, marks=pytest.mark.slow)])  # ~20 s each on 2 cores
+@pytest.mark.parametrize("scan", [False, True])
 def test_flop_formula_matches_traced_matmuls(scan):
     cfg = model_config(SHAPE, max_len=64, scan_layers=scan)
     params = jf.init(cfg, jax.random.key(0))
@@ -80,7 +80,6 @@ def test_table_formats_missing_cells():
     assert out.splitlines()[2:] == ["| 1.5 | - |", "| - | - |"]
 
 
-@pytest.mark.slow  # 43 PyTorch training steps: ~65 s on 2 cores
 def test_torch_peer_has_the_same_shape_and_learns():
     torch = pytest.importorskip("torch")
     from experiments.benchmarks.torch_peer import PeerTransformer, beam_search, greedy, make_train_step
