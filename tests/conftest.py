@@ -4,9 +4,10 @@ import os
 
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 # Compiling, not running, is most of the suite's time: XLA:CPU compiled the train step of a
-# 2+2-layer d_model=32 model 2.5x faster without LLVM's optimisations (9 s against 23 s). The tests
-# run tiny shapes, so they compile unoptimised (the same HLO, slower machine code); set
-# --xla_backend_optimization_level yourself to test at another level. The package never sets it.
+# 2+2-layer d_model=32 model 1.4-2.5x faster without LLVM's optimisations (12 s against 17-19 s,
+# 9 s against 23 s; a busy 2-core VM). The tests run tiny shapes, so they compile unoptimised (the
+# same HLO, slower machine code); set --xla_backend_optimization_level yourself to test at another
+# level. The package never sets it.
 if "--xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
     os.environ["XLA_FLAGS"] += " --xla_backend_optimization_level=0"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
