@@ -294,6 +294,10 @@ class TrainConfig:
     adam_b2: float = 0.98
     adam_eps: float = 1e-9
     label_smoothing: float = 0.1
+    # Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): each update also takes
+    # rate * weight_decay * w off every matrix w (embeddings and kernels; biases and layer-norm
+    # scales are left alone). 0 = off, the paper's Adam. Stateless, so a run may switch it on resume.
+    weight_decay: float = 0.0
     grad_accum_steps: int = 1  # micro-batches per update
     clip_grad_norm: float = 0.0  # 0 = off
     # An update whose loss or gradient is NaN or infinite is always dropped (parameters and
@@ -324,7 +328,8 @@ class TrainConfig:
         _check_ranges(self, "train", {"num_steps": 1, "log_every": 1, "eval_every": 1, "checkpoint_every": 1,
                                       "keep_checkpoints": 1, "test_beam_size": 1, "warmup_steps": 0,
                                       "eval_bleu_examples": 0, "max_decode_length": 0, "max_train_seconds": 0,
-                                      "clip_grad_norm": 0, "beam_alpha": 0, "skip_nonfinite": 0},
+                                      "clip_grad_norm": 0, "beam_alpha": 0, "skip_nonfinite": 0,
+                                      "weight_decay": 0},
                       ("label_smoothing", "ema_decay"))
         if self.best_metric and self.best_metric not in BEST_METRICS:
             raise ConfigError(f"train.best_metric={self.best_metric!r} is not one of {', '.join(BEST_METRICS)} "

@@ -100,6 +100,14 @@ def _split_micro(batch: Batch, k: int) -> Batch:
     return jax.tree.map(split, batch)
 
 
+def decays(path: tuple) -> bool:
+    """Whether `train.weight_decay` applies to the parameter at this tree path: the matrices
+    (embeddings, projections, feed-forward kernels), not biases or layer-norm scales, whose
+    pull toward zero would only shift or shrink activations (Loshchilov & Hutter 2019)."""
+    name = str(getattr(path[-1], "key", getattr(path[-1], "name", path[-1])))
+    return not (name.endswith("bias") or name in ("scale", "bi", "bo"))
+
+
 def train_step(state: TrainState, batch: Batch, budget_used: Array | float = 0.0, *,
                exp: ExperimentConfig) -> tuple[TrainState, dict[str, Array]]:
     """One update on a global batch [B, L] (all fields int32).
@@ -135,6 +143,10 @@ def train_step(state: TrainState, batch: Batch, budget_used: Array | float = 0.0
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     if exp.train.decay_over == "time":  # optax gave Adam's direction; the rate that follows the clock is ours
         updates = jax.tree.map(lambda u: -lr * u, updates)
+    if exp.train.weight_decay > 0:  # decoupled: not part of the gradient, so Adam's moments never see it
+        wd = exp.train.weight_decay
+        updates = jax.tree_util.tree_map_with_path(
+            lambda path, u, p: u - lr * wd * p if decays(path) else u, updates, state.params)
     params = optax.apply_updates(state.params, updates)
     ema = state.ema
     if ema is not None:

@@ -72,6 +72,7 @@ def test_cudnn_attention_in_float32_is_refused_with_the_fix():
     ("train.log_every=0", "train.log_every=0 must be >= 1"),
     ("train.test_beam_size=0", "train.test_beam_size=0 must be >= 1"),
     ("train.warmup_steps=-1", "train.warmup_steps=-1 must be >= 0"),
+    ("train.weight_decay=-0.1", "train.weight_decay=-0.1 must be >= 0"),
     ("train.schedule=cosine", "train.schedule='cosine' is not one of rsqrt, linear_rsqrt, linear_decay, constant"),
     ("train.best_metric=blue", "train.best_metric='blue' is not one of bleu, chrf"),
     ("train.on_save_error=retry", "train.on_save_error='retry' is not one of stop, continue"),

@@ -119,6 +119,28 @@ def test_accumulated_micro_batches_equal_one_big_batch():
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), s4.params, s1.params)
 
 
+def test_weight_decay_is_decoupled_and_spares_biases_and_norms():
+    """AdamW: the update with weight decay is Adam's update minus rate * wd * w on the matrices only,
+    so Adam's moments are those of the run without it, and biases and layer-norm scales move alike."""
+    exp = experiment()  # a constant rate of 3e-3
+    exp = dataclasses.replace(exp, model=dataclasses.replace(exp.model, dropout_rate=0.0))
+    wd = dataclasses.replace(exp, train=dataclasses.replace(exp.train, weight_decay=0.5))
+    start = jax.device_get(train.init_state(exp).params)
+    plain, _ = run(exp, [batch_of(8)])
+    decayed, _ = run(wd, [batch_of(8)])
+    names = []
+    def check(path, w0, a, b):
+        expect = a - 3e-3 * 0.5 * w0 if train.decays(path) else a
+        np.testing.assert_allclose(b, expect, rtol=1e-5, atol=1e-8)
+        names.append((jax.tree_util.keystr(path), train.decays(path)))
+    jax.tree_util.tree_map_with_path(check, start, jax.device_get(plain.params), jax.device_get(decayed.params))
+    decayed_names = {n for n, d in names if d}
+    assert "['embed']['embedding']" in decayed_names and "['decoder_layers']['feed_forward']['wi']" in decayed_names
+    assert not any(n.endswith(("bias']", "scale']", "['bi']", "['bo']")) for n in decayed_names)
+    assert len(decayed_names) < len(names)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(a, b), plain.opt_state, decayed.opt_state)
+
+
 def test_bfloat16_path_trains():
     exp = experiment()
     exp = dataclasses.replace(exp, model=dataclasses.replace(exp.model, dtype="bfloat16"))
