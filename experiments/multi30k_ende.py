@@ -82,14 +82,12 @@ def get_config() -> ExperimentConfig:
         # its update counts there (10,150 against 8,200, one seed) 3+3 scored 40.23 against 41.01,
         # NLL 1.693 against 1.628 (its validation NLL stops falling after 6,000 updates). So a fresh
         # run times this config's step (20 steps on its first batches, jaxformer/speed_rule.py) and
-        # below 4,000 target tokens/s trains 3+3; the log and config.json say which. The line was at
-        # 5,000 for a while: a third pair, at the update counts of a machine
-        # whose 4+4 step runs about 4,300 (4,600 against 5,700), still favoured 3+3: 40.04 against
-        # 39.46 on the full validation set, NLL 1.665 against 1.708 (one seed each). Interpolated
-        # between that pair and the fast one, the two depths cross near 5,400 (without weight decay).
-        # With weight decay 0.1, 4+4 leads at that machine's counts (40.37 against 39.96, NLL 1.638
-        # against 1.651), so the line is back at the 4,000; below it 4+4 with weight decay
-        # (3,596 updates: 39.67, NLL 1.680) against 3+3 with it (4,445) is still to be measured.
+        # below 4,000 target tokens/s trains 3+3; the log and config.json say which. Without weight
+        # decay the depths crossed near 5,400 (interpolated; at a ~4,300 machine's counts, 4,600
+        # against 5,700 updates, 3+3 led 40.04 to 39.46), and the line sat at 5,000; with weight
+        # decay 0.1, 4+4 leads there (40.37 against 39.96, NLL 1.638 against 1.651), so the line is
+        # back at the 4,000. Below it, 4+4 against 3+3 both with weight decay (3,596 against
+        # 4,445 updates) is still to be measured.
         speed_rule=SpeedRule(below_tokens_per_second=4000.0,
                              overrides=("model.num_encoder_layers=3", "model.num_decoder_layers=3")),
     )
