@@ -19,9 +19,10 @@ Why a peer here at all: these 2-core VMs differ up to 2.4x in speed, so a BLEU g
 number measured on another machine says little; `--only both` trains ours (`jaxformer train
 --config experiments/multi30k_ende.py`, the committed config as a user runs it) and then the peer,
 one after the other on this machine, and writes one table with the CPU model and each system's
-updates/s and target tokens/s, and prints the issue's goals as met or not met. Our config times its
-own step at start-up and trains 3+3 layers below 5,000 target tokens/s (its speed rule); the
-table names the settings trained and that measurement, which also picks the goals' class.
+updates/s and target tokens/s, and prints the issue's goals as met or not met. A config with a
+speed rule (jaxformer/speed_rule.py) times its own step at start-up and may train other settings;
+the table then names the settings trained and that measurement, which also picks the goals'
+class (without one, the median of the logged windows does).
 
 eole pins dependencies that cannot share jaxformer's environment (torch<2.15, protobuf==7.36.2,
 spacy, datasets, ...), so it lives in its own virtual environment (the `peer` extra, README) and
