@@ -119,6 +119,11 @@ def test_our_overrides_parse(tmp_path):
     exp = apply_overrides(get_config(), pm.our_overrides(a, tmp_path))
     assert exp.train.max_train_seconds == 30
     assert dict(exp.data.files)["validation"] == (str(tmp_path / "val"),)
+    a = argparse.Namespace(budget=2700.0, corpus=pm.CORPUS, ours_set=["train.seed=1", "data.seed=1"])
+    sets = pm.our_overrides(a, pm.CORPUS)
+    assert sets == ["train.max_train_seconds=2700", "train.seed=1", "data.seed=1"]
+    exp = apply_overrides(get_config(), sets)
+    assert (exp.train.seed, exp.data.seed) == (1, 1) and exp.train.max_train_seconds == 2700
 
 
 def test_one_line_errors(tmp_path, capsys):
@@ -133,6 +138,14 @@ def test_one_line_errors(tmp_path, capsys):
                  "--folder", str(tmp_path / "run")])
     assert str(e.value).startswith("peer_multi30k: error: cannot run the peer's Python") and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()  # nothing started
+    for extra, start in ((["--ours-set", "train.sed=1"], "--ours-set: unknown config key 'train.sed'"),
+                         (["--ours-set", "train.seed"], "--ours-set: override 'train.seed' is not"),
+                         (["--tag", "a/b"], "--tag 'a/b': use letters")):
+        with pytest.raises(SystemExit) as e:
+            pm.main(["--corpus", str(tmp_path), "--folder", str(tmp_path / "run"), *extra])
+        message = str(e.value)
+        assert message.startswith("peer_multi30k: error: " + start) and "\n" not in message, message
+        assert not (tmp_path / "run").exists()
 
 
 def _peer_or_skip() -> None:
@@ -153,13 +166,13 @@ def test_peer_end_to_end_reduced(tmp_path):
     update, since a loaded machine may fit only one or two in the budget)."""
     _peer_or_skip()
     out = pm.main(["--only", "peer", "--train-lines", "1000", "--eval-lines", "10", "--budget", "20",
-                   "--report-every", "1", "--folder", str(tmp_path)])
+                   "--report-every", "1", "--folder", str(tmp_path), "--tag", "seed1234"])
     (row,) = out["rows"]
     assert row["system"] == "eole 0.6.4" and row["steps"] > 0 and row["steps_per_s"] > 0 and row["tgt_tok_s"] > 0
     assert row["train_s"] >= 20 and row["cpu"] is not None
     for split in ("test", "val"):
         assert isinstance(row[f"{split}_bleu"], float) and math.isfinite(row[f"{split}_bleu"])
         assert len((tmp_path / "peer" / f"{split}.hyp").read_text().splitlines()) == 10
-    saved = json.loads((tmp_path / "peer_multi30k.json").read_text())
-    assert out["path"] == str(tmp_path / "peer_multi30k.json")
+    saved = json.loads((tmp_path / "peer_multi30k_seed1234.json").read_text())
+    assert out["path"] == str(tmp_path / "peer_multi30k_seed1234.json")
     assert saved["reduced"] and saved["rows"][0]["steps"] == row["steps"]

@@ -1,6 +1,7 @@
 """Multi30k en->de against a peer trained on the same machine in the same session (issue 21).
 
     python -m experiments.benchmarks.peer_multi30k [--only peer|ours|both] [--both] [--budget 2700] [--threads 2]
+        [--seed 1234] [--ours-set KEY=VALUE ...] [--tag NAME]
 
 The peer is eole 0.6.4 with the settings of the bar quoted in experiments/multi30k_ende.py: 3+3
 layers, d_model 256, 4 heads, d_ff 1024, one shared 8,000-piece sentencepiece vocabulary (shared
@@ -37,7 +38,8 @@ The corpus is read in place from ../shared/corpora/multi30k. `--train-lines` and
 (reduced runs, for tests) write the heads of the files into the run folder instead. A full
 `--only both` run takes about 95 minutes on an idle 2-core machine and writes
 experiments/results/benchmarks/peer_multi30k.json; a reduced run (fewer lines or another
-`--budget`) writes its table into its run folder only.
+`--budget`) writes its table into its run folder only. Another seed of both sides: `--seed 1
+--ours-set train.seed=1 --ours-set data.seed=1 --tag seed1` (peer_multi30k_seed1.json beside it).
 
 A run under a CFS CPU quota (a slower machine simulated on this one; the commands are in
 experiments/benchmarks/README.md) says so: the quota stands beside the CPU in the table, the goals
@@ -288,8 +290,9 @@ def _split_scores(scores: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- ours
 
 def our_overrides(a: argparse.Namespace, data: Path) -> list[str]:
-    """`--set` options that put the committed config on this run's budget (and reduced files)."""
-    sets = [f"train.max_train_seconds={a.budget:g}"]
+    """`--set` options that put the committed config on this run's budget (and reduced files), then
+    the run's own `--ours-set` ones (another seed, say: `train.seed=1`)."""
+    sets = [f"train.max_train_seconds={a.budget:g}", *(getattr(a, "ours_set", None) or ())]
     if data != a.corpus:
         files = tuple((split, (str(data / prefix),)) for split, prefix in
                       (("train", "train"), ("validation", "val"), ("test", "test_2016_flickr")))
@@ -397,6 +400,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--alpha", type=float, default=0.6, help="the peer's length penalty (the bar: 0.6)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--report-every", type=int, default=50, help="the peer's log window in updates")
+    p.add_argument("--ours-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a `jaxformer train --set` for our run, repeatable (e.g. train.seed=1 and data.seed=1 for "
+                        "a second seed; --seed is the peer's)")
+    p.add_argument("--tag", default="", help="suffix of the JSON's name, so that a run with other seeds or sets "
+                                             "keeps the default run's file (e.g. seed1: peer_multi30k_seed1.json)")
     a = p.parse_args(argv)
     try:
         return _main(a, argv)
@@ -406,6 +414,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def _main(a: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     check_corpus(a.corpus)
+    if a.tag and not re.fullmatch(r"[A-Za-z0-9_.-]+", a.tag):
+        raise BenchmarkError(f"--tag {a.tag!r}: use letters, digits, '.', '_' or '-' (it becomes part of a file name)")
+    if a.ours_set:  # a wrong key fails here, not 45 minutes in (ours trains first)
+        from jaxformer.cli import load_experiment
+        from jaxformer.config import ConfigError
+        try:
+            load_experiment(str(ROOT / OUR_CONFIG), a.ours_set)
+        except ConfigError as e:
+            raise BenchmarkError(f"--ours-set: {e}") from None
     if a.only in ("peer", "both"):
         peer_versions(find_peer_python(a.peer_python))  # before ours spends 45 minutes
     folder = a.folder or ROOT / "workdir" / "peer_multi30k" / time.strftime("%Y%m%d-%H%M%S")
@@ -425,7 +442,8 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     for line in lines:
         print(line)
     # A reduced run's table stays in its run folder, away from the full-size result in the repository.
-    path = write_json("peer_multi30k" + (f"_quota{quota:g}" if quota else ""), {
+    name = "peer_multi30k" + (f"_quota{quota:g}" if quota else "") + (f"_{a.tag}" if a.tag else "")
+    path = write_json(name, {
         "command": "python -m experiments.benchmarks.peer_multi30k " + " ".join(sys.argv[1:] if argv is None else argv),
         "budget_s": a.budget, "threads": a.threads, "corpus": str(a.corpus), "train_lines": a.train_lines,
         "eval_lines": a.eval_lines, "reduced": reduced, "goals": lines, "rows": rows}, folder if reduced else RESULTS)
