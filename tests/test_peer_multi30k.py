@@ -138,8 +138,10 @@ def test_one_line_errors(tmp_path, capsys):
                  "--folder", str(tmp_path / "run")])
     assert str(e.value).startswith("peer_multi30k: error: cannot run the peer's Python") and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()  # nothing started
-    for extra, start in ((["--ours-set", "train.sed=1"], "--ours-set: unknown config key 'train.sed'"),
-                         (["--ours-set", "train.seed"], "--ours-set: override 'train.seed' is not"),
+    for extra, start in ((["--ours-set", "train.sed=1", "--tag", "t"], "--ours-set: unknown config key 'train.sed'"),
+                         (["--ours-set", "train.seed", "--tag", "t"], "--ours-set: override 'train.seed' is not"),
+                         (["--ours-set", "train.seed=1"], "other seeds or --ours-set need --tag NAME"),
+                         (["--seed", "1"], "other seeds or --ours-set need --tag NAME"),
                          (["--tag", "a/b"], "--tag 'a/b': use letters")):
         with pytest.raises(SystemExit) as e:
             pm.main(["--corpus", str(tmp_path), "--folder", str(tmp_path / "run"), *extra])

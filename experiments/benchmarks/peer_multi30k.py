@@ -416,6 +416,9 @@ def _main(a: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
     check_corpus(a.corpus)
     if a.tag and not re.fullmatch(r"[A-Za-z0-9_.-]+", a.tag):
         raise BenchmarkError(f"--tag {a.tag!r}: use letters, digits, '.', '_' or '-' (it becomes part of a file name)")
+    if (a.ours_set or a.seed != 1234) and not a.tag:
+        raise BenchmarkError("other seeds or --ours-set need --tag NAME, so that this run's table does not replace "
+                             "peer_multi30k.json, the committed config's (e.g. --tag seed1)")
     if a.ours_set:  # a wrong key fails here, not 45 minutes in (ours trains first)
         from jaxformer.cli import load_experiment
         from jaxformer.config import ConfigError
