@@ -114,7 +114,7 @@ def test_our_overrides_parse(tmp_path):
 
     from experiments.multi30k_ende import get_config
     from jaxformer.config import apply_overrides
-    a = argparse.Namespace(budget=30.0, corpus=pm.CORPUS)
+    a = argparse.Namespace(budget=30.0, corpus=pm.CORPUS, ours_set=[])
     assert pm.our_overrides(a, pm.CORPUS) == ["train.max_train_seconds=30"]
     exp = apply_overrides(get_config(), pm.our_overrides(a, tmp_path))
     assert exp.train.max_train_seconds == 30
