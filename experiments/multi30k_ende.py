@@ -26,8 +26,8 @@ validation set against 39.67 for batch 16 (run 16), and at the update count of t
 64.36, NLL 1.533 against 1.588; the slow class's 3+3 at 4,445: 40.63 against 39.99, NLL 1.605
 against 1.637).
 On a machine where this config's step runs below 4,000 target tokens/s it trains 3+3 layers
-instead (the speed rule at the end of get_config): on such a VM (run 19, 3,727 tokens/s at
-start-up) it trained 3+3 and scored 38.38 on test, 39.89 on the full validation set, against
+instead (the speed rule at the end of get_config): on such a VM (run 19, with weight decay 0.2
+then, 3,727 tokens/s at start-up) it trained 3+3 and scored 38.38 on test, 39.89 on the full validation set, against
 32.86 for the eole peer trained there in the same session; with other seeds on both sides (run
 20, the same VM) 38.92 and 40.25 against 33.16.
 experiments/results/RESULTS.md has all the runs and their curves.
