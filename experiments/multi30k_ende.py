@@ -22,14 +22,12 @@ validation set against 39.67 for batch 16 (run 16), and at the update count of t
 2026-12-06 (4+4 at 4,600 updates: 40.37 against 39.46 on the full validation set), 0.2 since
 2026-12-07 (at the fast class's 8,200 updates, all on one VM: sacreBLEU 40.73 against 39.98 for
 0.1 and 40.49 without, chrF 64.36 against 63.77 and 63.15, NLL 1.588 against 1.613 and 1.668),
-0.3 since the 24th session's runs (8,200 updates: 40.77 against 0.2's 40.73, chrF 64.66 against
-64.36, NLL 1.533 against 1.588; the slow class's 3+3 at 4,445: 40.63 against 39.99, NLL 1.605
-against 1.637).
+0.3 since later that day (the comment at weight_decay gives its runs).
 On a machine where this config's step runs below 4,000 target tokens/s it trains 3+3 layers
 instead (the speed rule at the end of get_config): on such a VM (run 19, with weight decay 0.2
-then, 3,727 tokens/s at start-up) it trained 3+3 and scored 38.38 on test, 39.89 on the full validation set, against
-32.86 for the eole peer trained there in the same session; with other seeds on both sides (run
-20, the same VM) 38.92 and 40.25 against 33.16.
+then, 3,727 tokens/s at start-up) it trained 3+3 and scored 38.38 on test, 39.89 on the full
+validation set, against 32.86 for the eole peer trained there in the same session; with other
+seeds on both sides (run 20, the same VM) 38.92 and 40.25 against 33.16.
 experiments/results/RESULTS.md has all the runs and their curves.
 """
 
